@@ -1,0 +1,1 @@
+"""Utils of the TikTok Ads provider."""
