@@ -1,0 +1,38 @@
+"""Provider metadata read by Airflow's providers manager through the ``apache_airflow_provider`` entry point."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from airflow_provider_tiktok import __version__
+from airflow_provider_tiktok.hooks.connection import CONN_TYPE, conn_fields, ui_field_behaviour_kebab
+
+PACKAGE_NAME = "airflow-provider-tiktok"
+
+
+def get_provider_info() -> dict[str, Any]:
+    """Describe the provider: hooks, operators, connection form and extra links."""
+    return {
+        "package-name": PACKAGE_NAME,
+        "name": "TikTok Ads",
+        "description": "Upload events to the TikTok Events API, sync cohorts to custom audiences within "
+        "TikTok's daily call limit, and import daily ad metrics with one-year backfill.",
+        "versions": [__version__],
+        "integrations": [
+            {
+                "integration-name": "TikTok Ads",
+                "external-doc-url": "https://business-api.tiktok.com/portal/docs",
+                "tags": ["service"],
+            }
+        ],
+        "hooks": [{"integration-name": "TikTok Ads", "python-modules": ["airflow_provider_tiktok.hooks.tiktok"]}],
+        "connection-types": [
+            {
+                "hook-class-name": "airflow_provider_tiktok.hooks.tiktok.TikTokAdsHook",
+                "hook-name": "TikTok Ads",
+                "connection-type": CONN_TYPE,
+                "conn-fields": conn_fields(),
+                "ui-field-behaviour": ui_field_behaviour_kebab(),
+            }
+        ],
+    }
