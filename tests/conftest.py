@@ -1,0 +1,45 @@
+"""Shared fixtures: an isolated AIRFLOW_HOME, a TikTok connection from an env var, and fast retries."""
+
+from __future__ import annotations
+
+import json
+import os
+import tempfile
+from collections.abc import Callable, Iterator
+from pathlib import Path
+
+import pytest
+
+# Isolate every test process from the developer's own Airflow before anything imports Airflow.
+_SESSION_HOME = Path(tempfile.mkdtemp(prefix="tiktok-airflow-home-"))
+os.environ["AIRFLOW_HOME"] = str(_SESSION_HOME)
+os.environ.setdefault("AIRFLOW__CORE__LOAD_EXAMPLES", "False")
+os.environ.setdefault("AIRFLOW__CORE__UNIT_TEST_MODE", "True")
+
+FAKE_TOKEN = "tok-7f3c9a1e2b4d6f8091a2b3c4d5e6f708"
+FAKE_SECRET = "app-secret-5e6f7081a2b3c4d5"
+TEST_BASE_URL = "https://tiktok.test"
+
+
+def conn_json(host: str = TEST_BASE_URL, token: str = FAKE_TOKEN, **extra: object) -> str:
+    """A ``tiktok_ads`` connection as Airflow's JSON env-var form."""
+    extras = {"app_id": "7100000000000000001", "app_secret": FAKE_SECRET, "advertiser_id": "7000000000000000001"}
+    extras.update({k: v for k, v in extra.items() if v is not None})
+    return json.dumps({"conn_type": "tiktok_ads", "host": host, "password": token, "extra": extras})
+
+
+@pytest.fixture
+def set_tiktok_conn(monkeypatch: pytest.MonkeyPatch) -> Callable[..., None]:
+    """Set ``AIRFLOW_CONN_<ID>`` for a TikTok connection (default id ``tiktok_default``)."""
+
+    def _set(conn_id: str = "tiktok_default", **kwargs: object) -> None:
+        monkeypatch.setenv(f"AIRFLOW_CONN_{conn_id.upper()}", conn_json(**kwargs))
+
+    return _set
+
+
+@pytest.fixture
+def tiktok_conn(set_tiktok_conn: Callable[..., None]) -> Iterator[str]:
+    """A default connection to the fake base URL used with requests-mock, with a high rate limit."""
+    set_tiktok_conn(rate_limit="1000")
+    yield "tiktok_default"

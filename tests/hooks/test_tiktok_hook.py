@@ -1,0 +1,242 @@
+"""TikTokAdsHook against requests-mock: envelope, retries, pagination, encoding, tokens and masking."""
+
+from __future__ import annotations
+
+import json
+import logging
+from urllib.parse import parse_qs, urlsplit
+
+import pytest
+import requests
+
+from airflow_provider_tiktok.exceptions import TikTokApiError, TikTokConfigError
+from airflow_provider_tiktok.hooks.tiktok import TikTokAdsHook
+from tests.conftest import FAKE_SECRET, FAKE_TOKEN, TEST_BASE_URL
+
+API = TEST_BASE_URL + "/open_api/v1.3/"
+
+
+def envelope(code: int = 0, data: object = None, message: str = "OK", request_id: str = "req-1") -> dict:
+    return {"code": code, "message": message, "request_id": request_id, "data": data if data is not None else {}}
+
+
+@pytest.fixture
+def hook(tiktok_conn: str) -> TikTokAdsHook:
+    hook = TikTokAdsHook(tiktok_conn)
+    hook.sleeps = []  # type: ignore[attr-defined]
+    hook._sleep = hook.sleeps.append  # type: ignore[attr-defined]  # record backoff instead of sleeping
+    return hook
+
+
+def test_returns_data_and_sends_token_header(hook, requests_mock):
+    requests_mock.get(API + "advertiser/info/", json=envelope(data={"list": [{"advertiser_id": "1"}]}))
+    assert hook.request("GET", "advertiser/info/") == {"list": [{"advertiser_id": "1"}]}
+    assert requests_mock.last_request.headers["Access-Token"] == FAKE_TOKEN
+    assert hook.api_calls == 1
+
+
+def test_http_200_with_error_code_raises_with_request_id(hook, requests_mock):
+    requests_mock.get(API + "advertiser/info/", json=envelope(40001, message="No permission", request_id="abc123"))
+    with pytest.raises(TikTokApiError) as info:
+        hook.request("GET", "advertiser/info/")
+    err = info.value
+    assert (err.code, err.request_id, err.http_status, err.retryable) == (40001, "abc123", 200, False)
+    assert "request_id=abc123" in str(err) and "advertiser" in str(err)
+    assert requests_mock.call_count == 1  # non-retryable: failed at once
+    assert hook.sleeps == []
+
+
+@pytest.mark.parametrize("code", [40105, 40130, 40002, 40110])
+def test_non_retryable_codes_fail_fast_with_an_action(hook, requests_mock, code):
+    requests_mock.post(API + "event/track/", json=envelope(code, message="nope", request_id="rid-9"))
+    with pytest.raises(TikTokApiError) as info:
+        hook.request("POST", "event/track/", json={"data": []})
+    assert requests_mock.call_count == 1
+    assert info.value.action, "every non-retryable code we know must tell the user what to do"
+    assert "rid-9" in str(info.value)
+
+
+@pytest.mark.parametrize(
+    "failure",
+    [
+        {"json": envelope(40100, message="qps")},
+        {"json": envelope(40133, message="rate")},
+        {"json": envelope(50000, message="busy")},
+        {"status_code": 503, "text": "Service Unavailable"},
+        {"status_code": 502, "json": envelope(0)},
+        {"exc": requests.ConnectionError("reset by peer")},
+        {"exc": requests.ReadTimeout("slow")},
+    ],
+    ids=["40100", "40133", "50000", "http503-text", "http502-envelope", "conn-reset", "timeout"],
+)
+def test_retryable_failure_then_success(hook, requests_mock, failure):
+    requests_mock.get(API + "ad/get/", [failure, {"json": envelope(data={"list": [1]})}])
+    assert hook.request("GET", "ad/get/") == {"list": [1]}
+    assert requests_mock.call_count == 2
+    assert len(hook.sleeps) == 1
+
+
+def test_rate_limit_backoff_outlasts_a_five_minute_lock(tiktok_conn, requests_mock):
+    hook = TikTokAdsHook(tiktok_conn)  # default retry policy
+    waits: list[float] = []
+    hook._sleep = waits.append
+    requests_mock.get(API + "ad/get/", json=envelope(40100, message="locked"))
+    with pytest.raises(TikTokApiError) as info:
+        hook.request("GET", "ad/get/")
+    assert requests_mock.call_count == hook.max_attempts
+    assert sum(waits) > 300, f"retries gave up after {sum(waits):.0f}s, before TikTok's ~5 min lock ends"
+    assert "gave up after 10 attempts" in str(info.value)
+
+
+def test_backoff_is_exponential_with_jitter_and_capped(hook):
+    hook.backoff_base, hook.backoff_max = 1.0, 8.0
+    delays = [hook._backoff(n, 50000) for n in range(1, 8)]
+    for n, delay in enumerate(delays, start=1):
+        ceiling = min(8.0, 2 ** (n - 1))
+        assert ceiling * 0.5 <= delay <= ceiling
+
+
+def test_rpc_validation_error_is_retried_once_only(hook, requests_mock):
+    requests_mock.get(API + "ad/get/", json=envelope(40700, message="rpc validation"))
+    with pytest.raises(TikTokApiError) as info:
+        hook.request("GET", "ad/get/")
+    assert requests_mock.call_count == 2
+    assert info.value.code == 40700
+
+
+def test_partial_success_is_returned_with_details(hook, requests_mock):
+    details = {"failed_events": [{"index": 3, "code": 40002}]}
+    requests_mock.post(API + "event/track/", json=envelope(20001, data=details, message="partial", request_id="p1"))
+    data = hook.request("POST", "event/track/", json={"data": []})
+    assert data["failed_events"] == details["failed_events"]
+    assert data["_partial_success"] is True and data["_request_id"] == "p1"
+
+
+@pytest.mark.parametrize(
+    "answer",
+    [{"json": {"message": "OK", "data": {}}}, {"text": "<html>gateway</html>"}],
+    ids=["missing-code", "not-json"],
+)
+def test_answer_without_envelope_code_is_an_error(hook, requests_mock, answer):
+    hook.max_attempts = 2
+    requests_mock.get(API + "ad/get/", **answer)
+    with pytest.raises(TikTokApiError):
+        hook.request("GET", "ad/get/")
+
+
+def test_get_params_lists_and_objects_are_json_encoded(hook, requests_mock):
+    requests_mock.get(API + "report/integrated/get/", json=envelope())
+    hook.request(
+        "GET",
+        "report/integrated/get/",
+        params={"dimensions": ["ad_id", "stat_time_day"], "filtering": {"primary_status": "STATUS_ALL"}, "x": None},
+    )
+    query = parse_qs(urlsplit(requests_mock.last_request.url).query)
+    assert json.loads(query["dimensions"][0]) == ["ad_id", "stat_time_day"]
+    assert json.loads(query["filtering"][0]) == {"primary_status": "STATUS_ALL"}
+    assert "x" not in query
+
+
+def test_paginate_follows_page_info_and_stops(hook, requests_mock):
+    def page(request, context):
+        number = int(request.qs["page"][0])
+        assert request.qs["page_size"] == ["2"]
+        items = {1: ["a", "b"], 2: ["c", "d"], 3: ["e"]}[number]
+        return envelope(data={"list": items, "page_info": {"page": number, "total_page": 3, "total_number": 5}})
+
+    requests_mock.get(API + "ad/get/", json=page)
+    assert list(hook.paginate("ad/get/", {"advertiser_id": "1"}, page_size=2)) == ["a", "b", "c", "d", "e"]
+    assert requests_mock.call_count == 3
+
+
+def test_paginate_single_empty_page_costs_one_call(hook, requests_mock):
+    requests_mock.get(API + "ad/get/", json=envelope(data={"list": [], "page_info": {"total_page": 0}}))
+    assert list(hook.paginate("ad/get/")) == []
+    assert requests_mock.call_count == 1
+
+
+def test_tokens_and_secrets_never_reach_logs_or_errors(hook, requests_mock, caplog):
+    from airflow.sdk._shared.secrets_masker import redact
+
+    requests_mock.get(API + "ad/get/", [{"json": envelope(40100)}, {"json": envelope(40105, message="bad token")}])
+    caplog.set_level(logging.DEBUG)
+    with pytest.raises(TikTokApiError) as info:
+        hook.request("GET", "ad/get/")
+    assert FAKE_TOKEN not in str(info.value) and FAKE_SECRET not in str(info.value)
+    assert FAKE_TOKEN not in caplog.text and FAKE_SECRET not in caplog.text
+    assert FAKE_TOKEN not in repr(hook.config) and FAKE_SECRET not in repr(hook.config)
+    # The token and app secret are registered with Airflow's masker, so task logs redact them.
+    assert redact(f"token {FAKE_TOKEN} secret {FAKE_SECRET}") == "token *** secret ***"
+
+
+def test_expired_token_is_refreshed_once_and_stored(set_tiktok_conn, requests_mock, monkeypatch):
+    set_tiktok_conn(refresh_token="refresh-tok-123456", rate_limit="1000")
+    stored: dict[str, str] = {}
+    monkeypatch.setattr(TikTokAdsHook, "_load_stored_token", lambda self: None)
+    monkeypatch.setattr(TikTokAdsHook, "_store_token", lambda self, pair: stored.update(pair))
+    requests_mock.get(API + "ad/get/", [{"json": envelope(40102, message="expired")}, {"json": envelope()}])
+    requests_mock.post(
+        API + "tt_user/oauth2/refresh_token/",
+        json=envelope(data={"access_token": "new-access-999", "refresh_token": "new-refresh-999"}),
+    )
+    hook = TikTokAdsHook()
+    hook.request("GET", "ad/get/")
+    refresh_call = requests_mock.request_history[1]
+    assert "Access-Token" not in refresh_call.headers
+    assert refresh_call.json()["refresh_token"] == "refresh-tok-123456"
+    assert requests_mock.request_history[2].headers["Access-Token"] == "new-access-999"
+    assert stored == {"access_token": "new-access-999", "refresh_token": "new-refresh-999"}
+
+
+def test_expired_token_without_refresh_token_fails_with_advice(hook, requests_mock):
+    requests_mock.get(API + "ad/get/", json=envelope(40102, message="expired"))
+    with pytest.raises(TikTokApiError, match="re-authorise"):
+        hook.request("GET", "ad/get/")
+    assert requests_mock.call_count == 1
+
+
+def test_multipart_upload_keeps_its_own_content_type(hook, requests_mock):
+    requests_mock.post(API + "dmp/custom_audience/file/upload/", json=envelope(data={"file_path": "p/1"}))
+    hook.request(
+        "POST", "dmp/custom_audience/file/upload/", data={"advertiser_id": "1"}, files={"file": ("a.txt", b"x")}
+    )
+    assert requests_mock.last_request.headers["Content-Type"].startswith("multipart/form-data; boundary=")
+
+
+def test_session_is_cached(hook):
+    assert hook.get_conn() is hook.session is hook.get_conn()
+
+
+def test_resolve_advertiser_id(hook):
+    assert hook.resolve_advertiser_id(None) == "7000000000000000001"
+    assert hook.resolve_advertiser_id(42) == "42"
+    with pytest.raises(TikTokConfigError, match="digits"):
+        hook.resolve_advertiser_id("12a")
+
+
+def test_test_connection_lists_reachable_advertisers(hook, requests_mock):
+    requests_mock.get(
+        API + "oauth2/advertiser/get/",
+        json=envelope(data={"list": [{"advertiser_id": "7000000000000000001", "advertiser_name": "Shop"}]}),
+    )
+    ok, message = hook.test_connection()
+    assert ok and "7000000000000000001 (Shop)" in message
+    assert requests_mock.last_request.qs["secret"] == [FAKE_SECRET.lower()]
+
+
+def test_test_connection_reports_a_revoked_token(hook, requests_mock):
+    requests_mock.get(API + "oauth2/advertiser/get/", json=envelope(40105, message="revoked", request_id="r5"))
+    ok, message = hook.test_connection()
+    assert not ok and "r5" in message and FAKE_TOKEN not in message
+
+
+def test_oauth_helpers(hook, requests_mock):
+    url = hook.authorization_url("http://127.0.0.1:8900/callback", "st4te")
+    assert url.startswith(TEST_BASE_URL + "/portal/auth?app_id=7100000000000000001&state=st4te&redirect_uri=")
+    requests_mock.post(
+        API + "oauth2/access_token/", json=envelope(data={"access_token": "a1", "advertiser_ids": ["1"]})
+    )
+    assert hook.exchange_auth_code("code-1")["advertiser_ids"] == ["1"]
+    sent = requests_mock.last_request
+    assert "Access-Token" not in sent.headers
+    assert sent.json() == {"app_id": "7100000000000000001", "secret": FAKE_SECRET, "auth_code": "code-1"}
