@@ -1,0 +1,9 @@
+#!/usr/bin/env bash
+# Create or update .venv with the pinned environment (constraints.txt); safe to re-run.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+PY=${PYTHON:-python3}
+UV_VERSION=0.13.9
+[ -x .venv/bin/python ] || "$PY" -m venv .venv
+[ -x .venv/bin/uv ] || .venv/bin/python -m pip install --quiet --disable-pip-version-check "uv==${UV_VERSION}"
+.venv/bin/uv pip install --quiet --python .venv/bin/python -r requirements.in -c constraints.txt -e .

@@ -1,0 +1,271 @@
+"""Start and drive a real local stack: the TikTok emulator plus ``airflow standalone`` on free ports.
+
+Used by the demo (``scripts/demo.py``) and the end-to-end tests, so both exercise the same setup:
+the example DAGs as the DAG folder, the ``tiktok_default`` connection pointing at the emulator, the
+``tiktok_audience`` pool, and Airflow's REST API for unpausing, triggering and backfilling.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Iterable
+from pathlib import Path
+from typing import Any
+
+import requests
+
+REPO = Path(__file__).resolve().parent.parent
+DAGS_FOLDER = REPO / "dags_examples"
+TERMINAL_RUN_STATES = {"success", "failed"}
+
+
+def free_port() -> int:
+    """A currently free TCP port on 127.0.0.1."""
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def wait_until(check, timeout: float, what: str, interval: float = 0.5) -> Any:
+    """Poll ``check()`` until it returns a truthy value; raise naming ``what`` on time-out."""
+    deadline = time.monotonic() + timeout
+    while True:
+        try:
+            value = check()
+        except (requests.RequestException, OSError):
+            value = None
+        if value:
+            return value
+        if time.monotonic() > deadline:
+            raise TimeoutError(f"timed out after {timeout:.0f}s waiting for {what}")
+        time.sleep(interval)
+
+
+def _stop_group(proc: subprocess.Popen, grace: float = 20.0) -> None:
+    """Stop a process started in its own session, and all its children."""
+    if proc.poll() is not None:
+        return
+    try:
+        os.killpg(proc.pid, signal.SIGTERM)
+        proc.wait(grace)
+    except subprocess.TimeoutExpired:
+        os.killpg(proc.pid, signal.SIGKILL)
+        proc.wait(10)
+    except ProcessLookupError:
+        pass
+
+
+class Stack:
+    """The emulator and Airflow standalone, started in their own process groups and stopped cleanly."""
+
+    def __init__(
+        self,
+        home: Path,
+        *,
+        api_port: int | None = None,
+        emulator_port: int | None = None,
+        extra_env: dict[str, str] | None = None,
+        emulator_args: Iterable[str] = (),
+    ) -> None:
+        self.home = Path(home).resolve()
+        self.api_port = api_port or free_port()
+        self.emulator_port = emulator_port or free_port()
+        self.extra_env = extra_env or {}
+        self.emulator_args = list(emulator_args)
+        self.procs: dict[str, subprocess.Popen] = {}
+        self._token: str | None = None
+        self.session = requests.Session()
+
+    # ------------------------------------------------------------------ lifecycle
+    @property
+    def api_url(self) -> str:
+        return f"http://localhost:{self.api_port}"
+
+    @property
+    def emulator_url(self) -> str:
+        return f"http://127.0.0.1:{self.emulator_port}"
+
+    def env(self) -> dict[str, str]:
+        """Environment for every Airflow process of this stack."""
+        bin_dir = str(Path(sys.executable).parent)
+        env = {k: v for k, v in os.environ.items() if not k.startswith("AIRFLOW")}
+        env.update(
+            PATH=f"{bin_dir}:{env.get('PATH', '')}",
+            AIRFLOW_HOME=str(self.home),
+            AIRFLOW__CORE__DAGS_FOLDER=str(DAGS_FOLDER),
+            AIRFLOW__CORE__LOAD_EXAMPLES="False",
+            AIRFLOW__CORE__PARALLELISM="4",
+            AIRFLOW__CORE__TEST_CONNECTION="Enabled",
+            AIRFLOW__API__PORT=str(self.api_port),
+            AIRFLOW__API__BASE_URL=self.api_url,
+            AIRFLOW__DAG_PROCESSOR__REFRESH_INTERVAL="5",
+            AIRFLOW__SCHEDULER__MIN_FILE_PROCESS_INTERVAL="5",
+            TIKTOK_EMULATOR_URL=self.emulator_url,
+        )
+        env.update(self.extra_env)
+        return env
+
+    def start(self, timeout: float = 240.0) -> Stack:
+        """Start the emulator and Airflow; return once the API is healthy and set up."""
+        self.home.mkdir(parents=True, exist_ok=True)
+        logs = self.home / "logs"
+        logs.mkdir(exist_ok=True)
+        self.procs["emulator"] = subprocess.Popen(
+            [
+                sys.executable,
+                "-m",
+                "airflow_provider_tiktok.emulator",
+                "--port",
+                str(self.emulator_port),
+                *self.emulator_args,
+            ],
+            stdout=(logs / "emulator.out").open("wb"),
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+            cwd=REPO,
+        )
+        self.procs["airflow"] = subprocess.Popen(
+            [str(Path(sys.executable).with_name("airflow")), "standalone"],
+            env=self.env(),
+            stdout=(logs / "standalone.out").open("wb"),
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+            cwd=self.home,
+        )
+        wait_until(
+            lambda: requests.get(self.emulator_url + "/_emulator/stats", timeout=2).ok, 30, "the TikTok emulator"
+        )
+        wait_until(self._healthy, timeout, f"Airflow at {self.api_url} (see {logs / 'standalone.out'})", interval=1)
+        self.create_connection()
+        self.ensure_pool("tiktok_audience", slots=1, description="Serialises TikTok audience syncs")
+        return self
+
+    def _healthy(self) -> bool:
+        proc = self.procs["airflow"]
+        if proc.poll() is not None:
+            raise RuntimeError(f"airflow standalone exited with {proc.returncode}; see {self.home / 'logs'}")
+        answer = requests.get(self.api_url + "/api/v2/monitor/health", timeout=3)
+        if not answer.ok:
+            return False
+        body = answer.json()
+        return all(body.get(part, {}).get("status") == "healthy" for part in ("metadatabase", "scheduler"))
+
+    def stop(self) -> None:
+        """Stop Airflow then the emulator, process groups included (no orphans)."""
+        for name in ("airflow", "emulator"):
+            if name in self.procs:
+                _stop_group(self.procs.pop(name))
+
+    def __enter__(self) -> Stack:
+        return self.start()
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()
+
+    # ------------------------------------------------------------------ REST API
+    @property
+    def admin_password(self) -> str:
+        """The admin password that standalone's simple auth manager generated."""
+        path = self.home / "simple_auth_manager_passwords.json.generated"
+        return wait_until(lambda: json.loads(path.read_text()).get("admin"), 60, str(path))
+
+    def token(self) -> str:
+        if self._token is None:
+            answer = self.session.post(
+                self.api_url + "/auth/token", json={"username": "admin", "password": self.admin_password}, timeout=30
+            )
+            answer.raise_for_status()
+            self._token = answer.json()["access_token"]
+        return self._token
+
+    def api(self, method: str, path: str, *, ok: Iterable[int] = (200, 201), **kwargs: Any) -> Any:
+        """Call Airflow's REST API; retries SQLite's transient 'database is locked' (503)."""
+        for attempt in range(10):
+            answer = self.session.request(
+                method,
+                self.api_url + path,
+                headers={"Authorization": f"Bearer {self.token()}"},
+                timeout=60,
+                **kwargs,
+            )
+            if answer.status_code != 503 or attempt == 9:
+                break
+            time.sleep(1 + attempt)
+        if answer.status_code not in set(ok):
+            raise RuntimeError(f"{method} {path} -> {answer.status_code}: {answer.text[:500]}")
+        return answer.json() if answer.content else None
+
+    def create_connection(self) -> None:
+        """``tiktok_default`` pointing at the emulator (replaced if it exists)."""
+        from airflow_provider_tiktok.emulator import ACCESS_TOKEN, APP_ID, APP_SECRET
+
+        body = {
+            "connection_id": "tiktok_default",
+            "conn_type": "tiktok_ads",
+            "host": self.emulator_url,
+            "password": ACCESS_TOKEN,
+            "extra": json.dumps({"app_id": APP_ID, "app_secret": APP_SECRET, "advertiser_id": "7000000000000000001"}),
+        }
+        self.api("DELETE", "/api/v2/connections/tiktok_default", ok=(204, 404))
+        self.api("POST", "/api/v2/connections", json=body)
+
+    def ensure_pool(self, name: str, *, slots: int, description: str) -> None:
+        body = {"name": name, "slots": slots, "description": description, "include_deferred": False}
+        if self.api("GET", f"/api/v2/pools/{name}", ok=(200, 404)).get("name") == name:
+            self.api("PATCH", f"/api/v2/pools/{name}", json=body)
+        else:
+            self.api("POST", "/api/v2/pools", json=body)
+
+    def wait_for_dags(self, dag_ids: Iterable[str], timeout: float = 180.0) -> None:
+        """Wait until the DAG processor has parsed every DAG in ``dag_ids``."""
+        wanted = set(dag_ids)
+
+        def parsed() -> bool:
+            dags = self.api("GET", "/api/v2/dags", params={"limit": 100})["dags"]
+            return wanted <= {d["dag_id"] for d in dags}
+
+        wait_until(parsed, timeout, f"DAGs {sorted(wanted)} to be parsed", interval=2)
+
+    def unpause(self, dag_id: str) -> None:
+        self.api("PATCH", f"/api/v2/dags/{dag_id}", params={"update_mask": "is_paused"}, json={"is_paused": False})
+
+    def trigger(self, dag_id: str, run_id: str, logical_date: str | None, conf: dict | None = None) -> dict:
+        body = {"dag_run_id": run_id, "logical_date": logical_date, "conf": conf or {}}
+        return self.api("POST", f"/api/v2/dags/{dag_id}/dagRuns", json=body)
+
+    def backfill(
+        self, dag_id: str, from_date: str, to_date: str, *, reprocess: str = "none", max_active_runs: int = 3
+    ) -> dict:
+        body = {
+            "dag_id": dag_id,
+            "from_date": from_date,
+            "to_date": to_date,
+            "max_active_runs": max_active_runs,
+            "reprocess_behavior": reprocess,
+        }
+        return self.api("POST", "/api/v2/backfills", json=body)
+
+    def runs(self, dag_id: str) -> list[dict]:
+        return self.api("GET", f"/api/v2/dags/{dag_id}/dagRuns", params={"limit": 500})["dag_runs"]
+
+    def wait_for_runs(self, dag_id: str, run_ids: Iterable[str] | None = None, timeout: float = 300.0) -> list[dict]:
+        """Wait until the named runs (default: all runs of the DAG) are finished; return them."""
+        wanted = set(run_ids) if run_ids is not None else None
+
+        def finished() -> list[dict] | None:
+            runs = [r for r in self.runs(dag_id) if wanted is None or r["dag_run_id"] in wanted]
+            if not runs or (wanted is not None and len(runs) < len(wanted)):
+                return None
+            return runs if all(r["state"] in TERMINAL_RUN_STATES for r in runs) else None
+
+        return wait_until(finished, timeout, f"runs of {dag_id} to finish", interval=2)
+
+    def xcom(self, dag_id: str, run_id: str, task_id: str, key: str = "return_value") -> Any:
+        path = f"/api/v2/dags/{dag_id}/dagRuns/{run_id}/taskInstances/{task_id}/xcomEntries/{key}"
+        return self.api("GET", path, params={"deserialize": "true"})["value"]
