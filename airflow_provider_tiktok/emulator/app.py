@@ -1,0 +1,139 @@
+"""The FastAPI app: TikTok's paths (each with and without its trailing slash) and the ``/_emulator/`` controls.
+
+Every API request goes through one endpoint wrapper: request id, injected latency and faults, body
+parsing, ``Access-Token`` check (40104 missing, 40105 unknown or revoked, 40102 expired, 40130 scope),
+the handler under the state lock, the envelope, and the request log. Answers are HTTP 200 with the
+envelope whatever the code, except the injected ``http`` and ``reset`` faults.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import time
+from typing import Any
+
+from fastapi import FastAPI
+from starlette.datastructures import UploadFile
+from starlette.requests import Request
+from starlette.responses import JSONResponse, PlainTextResponse, RedirectResponse, Response
+
+from airflow_provider_tiktok.emulator import API_PREFIX, accounts, audiences, control, events, oauth, reporting
+from airflow_provider_tiktok.emulator.envelope import INVALID_PARAMS, ApiError, envelope, new_request_id
+from airflow_provider_tiktok.emulator.faults import FaultAction
+from airflow_provider_tiktok.emulator.routing import ApiRequest, FilePart, Route
+from airflow_provider_tiktok.emulator.server import drop_connection
+from airflow_provider_tiktok.emulator.state import EmulatorState
+
+ROUTES: list[Route] = [*oauth.ROUTES, *accounts.ROUTES, *reporting.ROUTES, *events.ROUTES, *audiences.ROUTES]
+
+
+def _answer(body: dict[str, Any]) -> Response:
+    """An HTTP 200 JSON envelope, with the request id also in TikTok's ``X-Tt-Logid`` header."""
+    content = json.dumps(body, ensure_ascii=False, separators=(",", ":"))
+    return Response(content, media_type="application/json", headers={"X-Tt-Logid": body["request_id"]})
+
+
+async def _read(request: Request) -> tuple[dict[str, Any], bytes]:
+    """Query parameters plus form fields (files as :class:`FilePart`), and the raw body of a JSON request."""
+    values: dict[str, Any] = dict(request.query_params)
+    content_type = request.headers.get("content-type", "")
+    if content_type.startswith(("multipart/form-data", "application/x-www-form-urlencoded")):
+        async with request.form() as form:
+            for key, value in form.multi_items():
+                if isinstance(value, UploadFile):
+                    values[key] = FilePart(value.filename or "", await value.read())
+                else:
+                    values[key] = value
+        return values, b""
+    return values, await request.body()
+
+
+def _merge_body(values: dict[str, Any], raw: bytes) -> dict[str, Any]:
+    """Merge a JSON object body over the query parameters (TikTok also reads GET parameters from a body)."""
+    if not raw.strip():
+        return values
+    try:
+        body = json.loads(raw)
+    except ValueError:
+        raise ApiError(INVALID_PARAMS, "The request body is not valid JSON.") from None
+    if not isinstance(body, dict):
+        raise ApiError(INVALID_PARAMS, "The request body must be a JSON object.")
+    return {**values, **body}
+
+
+async def _injected(
+    state: EmulatorState, request: Request, route: Route, path: str, fault: FaultAction, request_id: str
+) -> Response:
+    """Answer with an injected fault instead of the handler."""
+    if fault.kind == "reset":
+        state.record(route.method, path, None, 0, request_id, fault.kind)
+        await drop_connection(request)
+        return Response(status_code=500)  # never delivered: the connection is gone
+    if fault.kind == "http":
+        state.record(route.method, path, None, fault.status, request_id, fault.kind)
+        return PlainTextResponse(f"{fault.status} {fault.message}", status_code=fault.status)
+    state.record(route.method, path, fault.code, 200, request_id, fault.kind)
+    return _answer(envelope(request_id, None, fault.code, fault.message))
+
+
+def _endpoint(state: EmulatorState, route: Route) -> Any:
+    """The async endpoint that runs one route's handler the TikTok way."""
+    path = f"{API_PREFIX}/{route.path}"
+
+    async def endpoint(request: Request) -> Response:
+        request_id = new_request_id(state.now())
+        with state.lock:
+            delay, fault = state.faults.evaluate(path, time.monotonic())
+        if delay:
+            await asyncio.sleep(delay)
+        if fault is not None:
+            return await _injected(state, request, route, path, fault, request_id)
+        try:
+            values, raw = await _read(request)
+            with state.lock:
+                token = None
+                if route.scope is not None:
+                    token = state.authenticate(request.headers.get("access-token"), route.scope)
+                api_request = ApiRequest(path, _merge_body(values, raw), token, request_id)
+                body = envelope(request_id, route.handler(state, api_request))
+        except ApiError as error:
+            body = envelope(request_id, error.data, error.code, error.message)
+        state.record(route.method, path, body["code"], 200, request_id, None)
+        return _answer(body)
+
+    endpoint.__name__ = route.path.strip("/").replace("/", "_")
+    return endpoint
+
+
+def create_app(state: EmulatorState | None = None) -> FastAPI:
+    """The emulator app over ``state`` (a fresh default state when none is given)."""
+    state = state or EmulatorState()
+    app = FastAPI(
+        title="TikTok API for Business emulator",
+        redirect_slashes=False,
+        docs_url=None,
+        redoc_url=None,
+        openapi_url=None,
+    )
+    app.state.emulator = state
+    for route in ROUTES:
+        endpoint = _endpoint(state, route)
+        full = f"{API_PREFIX}/{route.path}"
+        for variant in (full, full.rstrip("/")):
+            app.add_api_route(variant, endpoint, methods=[route.method], include_in_schema=False)
+
+    async def authorize(request: Request) -> Response:
+        """The consent page: approve at once and redirect back with ``auth_code`` and ``state``."""
+        request_id = new_request_id(state.now())
+        try:
+            with state.lock:
+                location = oauth.authorize_redirect(state, dict(request.query_params))
+        except ApiError as error:
+            return JSONResponse(envelope(request_id, error.data, error.code, error.message))
+        return RedirectResponse(location, status_code=302)
+
+    for path in ("/portal/auth", "/marketing_api/auth"):
+        app.add_api_route(path, authorize, methods=["GET"], include_in_schema=False)
+    app.include_router(control.router(state))
+    return app
