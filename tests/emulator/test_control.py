@@ -1,0 +1,96 @@
+"""The ``/_emulator/`` control API, the request log, and the EmulatorServer life cycle."""
+
+from __future__ import annotations
+
+import socket
+from datetime import datetime, timezone
+
+import pytest
+import requests
+
+from airflow_provider_tiktok.emulator import ADVERTISER_A, REFRESH_TOKEN
+from airflow_provider_tiktok.emulator.state import REQUEST_LOG_SIZE, EmulatorState
+from airflow_provider_tiktok.emulator.testing import EmulatorServer
+from tests.emulator.conftest import FIXED_NOW, Api
+
+AD_GET = {"advertiser_id": ADVERTISER_A}
+
+
+def control(emulator, method: str, path: str, **kwargs) -> requests.Response:
+    """Call ``/_emulator/<path>``."""
+    return requests.request(method, f"{emulator.url}/_emulator/{path}", timeout=5, **kwargs)
+
+
+def test_stats_and_request_log(api: Api, emulator) -> None:
+    api.get("ad/get/", AD_GET)
+    api.get("ad/get", AD_GET, token=None)
+    api.get("campaign/get/", AD_GET)
+    stats = control(emulator, "GET", "stats").json()
+    assert stats["calls"] == {"/open_api/v1.3/ad/get/": 2, "/open_api/v1.3/campaign/get/": 1}
+    assert stats["codes"] == {"0": 2, "40104": 1}
+    log = control(emulator, "GET", "requests", params={"path": "ad/get"}).json()["requests"]
+    assert [e["code"] for e in log] == [0, 40104]
+    assert log[0]["t"] <= log[1]["t"] and log[0]["at"].startswith("2026-03-10T15:30")
+    later = control(emulator, "GET", "requests", params={"since": log[1]["t"]}).json()["requests"]
+    assert [e["path"] for e in later][-1] == "/open_api/v1.3/campaign/get/"
+
+
+def test_request_log_is_bounded() -> None:
+    state = EmulatorState()
+    for i in range(REQUEST_LOG_SIZE + 5):
+        state.record("GET", "/p", 0, 200, str(i), None)
+    log = state.requests()
+    assert len(log) == REQUEST_LOG_SIZE and log[0]["request_id"] == "5"
+    assert state.stats()["calls"] == {"/p": REQUEST_LOG_SIZE + 5}
+
+
+def test_clock_control(emulator) -> None:
+    assert control(emulator, "GET", "clock").json()["now"] == FIXED_NOW.isoformat()
+    moved = control(emulator, "POST", "clock", json={"advance_seconds": 3600}).json()
+    assert moved["now"] == "2026-03-10T16:30:00+00:00"
+    assert (
+        control(emulator, "POST", "clock", json={"now": "2026-04-01T00:00:00Z"})
+        .json()["now"]
+        .startswith("2026-04-01T00:00:00")
+    )
+    offset = control(emulator, "POST", "clock", json={"offset_seconds": -86400}).json()
+    real = datetime.now(timezone.utc)
+    assert abs((datetime.fromisoformat(offset["now"]) - real).total_seconds() + 86400) < 5
+    assert control(emulator, "POST", "clock", json={"when": 1}).status_code == 400
+    emulator.reset()
+    assert emulator.state.now() == FIXED_NOW
+
+
+def test_settings_tokens_events_and_reset(api: Api, emulator) -> None:
+    updated = control(emulator, "POST", "settings", json={"audience_daily_limit": 2, "partial_success_events": True})
+    assert updated.json()["audience_daily_limit"] == 2 and emulator.state.settings.partial_success_events
+    assert control(emulator, "POST", "settings", json={"nope": 1}).status_code == 400
+    assert control(emulator, "POST", "settings", json={"partial_success_events": 1}).status_code == 400
+    token = control(emulator, "POST", "tokens", json={"scopes": ["reporting"], "expires_in": 60}).json()
+    assert api.get("ad/get/", AD_GET, token=token["access_token"])["code"] == 40130
+    assert control(emulator, "POST", "tokens", json={"scopes": ["everything"]}).status_code == 400
+    assert control(emulator, "GET", "events").json() == {"sources": {}}
+    assert control(emulator, "GET", "audiences/123/members").status_code == 404
+    emulator.state.revoke_token()
+    emulator.state.refresh(REFRESH_TOKEN)
+    assert control(emulator, "POST", "reset").json() == {"reset": True}
+    assert emulator.state.settings.audience_daily_limit == 24
+    assert api.get("ad/get/", AD_GET)["code"] == 0
+    assert control(emulator, "GET", "stats").json()["calls"] == {"/open_api/v1.3/ad/get/": 1}
+    emulator.state.refresh(REFRESH_TOKEN)  # the seed refresh token is usable again
+
+
+def test_server_life_cycle() -> None:
+    server = EmulatorServer(seed=3)
+    with pytest.raises(RuntimeError):
+        _ = server.url
+    with server:
+        port = server.port
+        assert server.url == f"http://127.0.0.1:{port}"
+        with EmulatorServer() as other:
+            assert other.port != port
+        assert requests.get(f"{server.url}/_emulator/stats", timeout=5).status_code == 200
+    with pytest.raises(requests.ConnectionError):
+        requests.get(f"http://127.0.0.1:{port}/_emulator/stats", timeout=2)
+    with socket.socket() as sock:  # the port is free again
+        sock.bind(("127.0.0.1", port))
