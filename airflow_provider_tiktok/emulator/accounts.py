@@ -10,7 +10,7 @@ did not apply.
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
-from datetime import datetime, timezone
+from datetime import datetime, time, timedelta, timezone
 from typing import Any
 
 from airflow_provider_tiktok.emulator import params
@@ -44,7 +44,7 @@ def advertiser_info(state: EmulatorState, request: ApiRequest) -> dict[str, Any]
         if request.token is not None:
             state.check_advertiser(request.token, advertiser_id)
         adv = state.dataset.advertisers[advertiser_id]
-        created = datetime.combine(state.anchor, datetime.min.time(), timezone.utc).timestamp() - 800 * 86_400
+        created = datetime.combine(state.anchor - timedelta(days=800), time(), timezone.utc)
         item = {
             "advertiser_id": adv.advertiser_id,
             "name": adv.name,
@@ -56,7 +56,7 @@ def advertiser_info(state: EmulatorState, request: ApiRequest) -> dict[str, Any]
             "language": adv.language,
             "status": "STATUS_ENABLE",
             "role": "ROLE_ADVERTISER",
-            "create_time": int(created),
+            "create_time": int(created.timestamp()),
             "balance": 0.0,
             "industry": "291905",
         }

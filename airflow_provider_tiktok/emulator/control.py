@@ -33,10 +33,12 @@ def router(state: EmulatorState) -> APIRouter:
 
     @api.get("/stats")
     def stats() -> dict[str, Any]:
+        """Counters: calls per path, codes answered, audience calls per UTC day, max file_paths."""
         return state.stats()
 
     @api.get("/requests")
     def requests_log(path: str | None = None, since: float | None = None) -> dict[str, Any]:
+        """The request log, optionally only paths containing ``path`` and entries at or after ``since``."""
         entries = [
             e for e in state.requests() if (path is None or path in e["path"]) and (since is None or e["t"] >= since)
         ]
@@ -44,6 +46,7 @@ def router(state: EmulatorState) -> APIRouter:
 
     @api.get("/audiences/{audience_id}/members")
     def members(audience_id: str) -> dict[str, Any]:
+        """An audience's hashed ids, sorted (404 for an unknown or deleted audience)."""
         if audience_id not in state.audiences:
             raise HTTPException(404, f"no audience {audience_id}")
         ids = state.audience_members(audience_id)
@@ -51,17 +54,22 @@ def router(state: EmulatorState) -> APIRouter:
 
     @api.get("/events")
     def received_events(event_source_id: str | None = Query(default=None)) -> dict[str, Any]:
+        """Receipts per event_id and the unique count, for one event source or all of them."""
         if event_source_id is not None:
             return state.event_summary(event_source_id)
-        return {"sources": {source: state.event_summary(source) for source in list(state.event_receipts)}}
+        with state.lock:
+            sources = list(state.event_receipts)
+        return {"sources": {source: state.event_summary(source) for source in sources}}
 
     @api.get("/faults")
     def faults() -> dict[str, Any]:
+        """The fault rules (with counts left), limits and live locks."""
         with state.lock:
             return state.faults.to_dict(time.monotonic())
 
     @api.post("/faults")
     def add_faults(body: JsonBody) -> dict[str, Any]:
+        """Add rules and set limits (400 for anything malformed)."""
         with state.lock:
             try:
                 _apply_faults(state, body)
@@ -71,16 +79,19 @@ def router(state: EmulatorState) -> APIRouter:
 
     @api.delete("/faults")
     def clear_faults() -> dict[str, Any]:
+        """Remove every rule, limit and lock."""
         with state.lock:
             state.faults.clear()
             return state.faults.to_dict(time.monotonic())
 
     @api.get("/clock")
     def clock() -> dict[str, Any]:
+        """The emulator instant and the data's anchor day."""
         return {"now": state.now().isoformat(), "anchor": state.anchor.isoformat()}
 
     @api.post("/clock")
     def set_clock(body: JsonBody) -> dict[str, Any]:
+        """Freeze the clock at ``now``, follow real time shifted by ``offset_seconds``, or advance it."""
         try:
             if "now" in body:
                 state.set_clock(datetime.fromisoformat(str(body["now"]).replace("Z", "+00:00")))
@@ -96,10 +107,12 @@ def router(state: EmulatorState) -> APIRouter:
 
     @api.get("/settings")
     def settings() -> dict[str, Any]:
+        """The current limits and switches."""
         return asdict(state.settings)
 
     @api.post("/settings")
     def update_settings(body: JsonBody) -> dict[str, Any]:
+        """Change limits and switches by name (400 for unknown names or wrong types)."""
         with state.lock:
             try:
                 state.settings.update(body)
@@ -109,6 +122,7 @@ def router(state: EmulatorState) -> APIRouter:
 
     @api.post("/tokens")
     def issue_token(body: JsonBody) -> dict[str, Any]:
+        """A new access token, for clients that cannot reach the state object (e.g. a subprocess emulator)."""
         try:
             token = state.issue_token(
                 advertiser_ids=tuple(body.get("advertiser_ids", ADVERTISER_IDS)),
@@ -121,6 +135,7 @@ def router(state: EmulatorState) -> APIRouter:
 
     @api.post("/reset")
     def reset() -> dict[str, Any]:
+        """Back to the seeded start."""
         state.reset()
         return {"reset": True}
 

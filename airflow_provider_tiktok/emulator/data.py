@@ -430,7 +430,7 @@ def get_dataset(seed: int = DEFAULT_SEED, anchor: date | None = None) -> Dataset
     return Dataset(seed, anchor or datetime.now(timezone.utc).date())
 
 
-@lru_cache(maxsize=512)
+@lru_cache(maxsize=256)
 def _deliveries(seed: int, anchor: date, advertiser_id: str, day: date) -> tuple[Delivery, ...]:
     """Cached per (advertiser, day): a 30-day report of 1,500 ads then costs one hash per ad-day once."""
     dataset = get_dataset(seed, anchor)

@@ -4,6 +4,7 @@ One :class:`EmulatorState` backs one app. Request handlers and tests (from anoth
 every mutation happens under ``state.lock``. Business rules that depend on time (token expiry, event age,
 the per-UTC-day audience budget, the report's "today" and its revisions, file-path expiry) read the
 settable emulator clock; transport faults (locks, rate limits) use real monotonic time, see ``faults``.
+Everything received (events, files, audiences) is kept in memory until :meth:`EmulatorState.reset`.
 """
 
 from __future__ import annotations
@@ -237,6 +238,9 @@ class EmulatorState:
             unknown = set(scopes or ()) - set(SCOPES)
             if unknown:
                 raise ValueError(f"unknown scopes {sorted(unknown)}; known: {sorted(SCOPES)}")
+            strangers = set(advertiser_ids) - set(ADVERTISER_IDS)
+            if strangers:
+                raise ValueError(f"unknown advertisers {sorted(strangers)}; seeded: {list(ADVERTISER_IDS)}")
             self.tokens[value] = Token(
                 value, tuple(advertiser_ids), frozenset(SCOPES if scopes is None else scopes), expires_at
             )
