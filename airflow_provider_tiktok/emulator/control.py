@@ -160,4 +160,4 @@ def _apply_faults(state: EmulatorState, body: dict[str, Any]) -> None:
     if "max_report_days" in body:
         faults.max_report_days = None if body["max_report_days"] is None else int(body["max_report_days"])
     if "lock_seconds" in body:
-        faults.lock(float(body["lock_seconds"]), time.monotonic())
+        faults.lock(float(body["lock_seconds"]))

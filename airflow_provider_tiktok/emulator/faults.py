@@ -23,6 +23,7 @@ them at once.
 from __future__ import annotations
 
 import random
+import time
 from collections import deque
 from dataclasses import asdict, dataclass
 from itertools import takewhile
@@ -164,9 +165,10 @@ class Faults:
         if lock_seconds is not None:
             self.rate_limit_lock_seconds = lock_seconds
 
-    def lock(self, seconds: float, now: float, path: str = "*") -> None:
-        """Lock ``path`` (substring or ``*``) for ``seconds`` from monotonic time ``now``."""
-        self._locks.append(_Lock(path, now + seconds, exempt_events=False))
+    def lock(self, seconds: float, path: str = "*", now: float | None = None) -> None:
+        """Lock ``path`` (substring or ``*``) for ``seconds`` from now (or from monotonic time ``now``)."""
+        start = time.monotonic() if now is None else now
+        self._locks.append(_Lock(path, start + seconds, exempt_events=False))
 
     def locked(self, path: str, now: float) -> bool:
         """Whether a live lock covers ``path``; expired locks are dropped."""

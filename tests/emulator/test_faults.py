@@ -42,6 +42,9 @@ def test_count_rate_and_lock_selection_on_synthetic_time() -> None:
     assert faults.evaluate(PATH, 10.0)[1].code == 40100
     assert faults.evaluate("/open_api/v1.3/event/track/", 309.9)[1].code == 40100  # everything is locked
     assert faults.evaluate(PATH, 310.1)[1] is None
+    faults.lock(5, path="report", now=400.0)
+    assert faults.evaluate("/open_api/v1.3/report/integrated/get/", 404.0)[1].code == 40100
+    assert faults.evaluate(PATH, 404.0)[1] is None
 
 
 def test_rate_limit_enforcement_on_synthetic_time() -> None:
