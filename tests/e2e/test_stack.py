@@ -1,0 +1,47 @@
+"""The real stack: the API server loads the provider, renders our connection form, and tests the connection."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from airflow_provider_tiktok.emulator import ACCESS_TOKEN, ADVERTISER_IDS, APP_ID, APP_SECRET
+
+pytestmark = pytest.mark.airflow
+
+
+def test_api_server_serves_our_connection_form(stack):
+    hooks = stack.api("GET", "/ui/connections/hook_meta")
+    (meta,) = [h for h in hooks if h["connection_type"] == "tiktok_ads"]
+    assert meta["hook_name"] == "TikTok Ads"
+    fields = meta["standard_fields"]
+    assert (fields["host"]["hidden"], fields["host"]["title"]) == (False, "API base URL (empty = production)")
+    assert (fields["password"]["hidden"], fields["password"]["title"]) == (False, "Access token")
+    assert fields["login"]["hidden"] and fields["port"]["hidden"]
+    extra = meta["extra_fields"]
+    assert list(extra) == ["app_id", "app_secret", "advertiser_id", "refresh_token", "rate_limit"]
+    assert extra["app_secret"]["schema"]["format"] == "password"
+    assert extra["refresh_token"]["schema"]["format"] == "password"
+    assert extra["advertiser_id"]["schema"]["title"] == "Default advertiser ID"
+
+
+def test_connection_secrets_are_masked_by_the_api(stack):
+    conn = stack.api("GET", "/api/v2/connections/tiktok_default")
+    assert conn["password"] == "***"
+    assert json.loads(conn["extra"])["app_secret"] == "***"
+
+
+def test_the_connection_test_button_reaches_the_emulator(stack):
+    body = {
+        "connection_id": "tiktok_default",
+        "conn_type": "tiktok_ads",
+        "host": stack.emulator_url,
+        "password": ACCESS_TOKEN,
+        "extra": json.dumps({"app_id": APP_ID, "app_secret": APP_SECRET, "advertiser_id": ADVERTISER_IDS[0]}),
+    }
+    result = stack.api("POST", "/api/v2/connections/test", json=body)
+    assert result["status"] is True, result["message"]
+    assert all(advertiser in result["message"] for advertiser in ADVERTISER_IDS)
+    result = stack.api("POST", "/api/v2/connections/test", json={**body, "password": "not-a-token"})
+    assert result["status"] is False and "40105" in result["message"] and "not-a-token" not in result["message"]
