@@ -72,8 +72,10 @@ class Stack:
         emulator_port: int | None = None,
         extra_env: dict[str, str] | None = None,
         emulator_args: Iterable[str] = (),
+        dags_folder: Path = DAGS_FOLDER,
     ) -> None:
         self.home = Path(home).resolve()
+        self.dags_folder = Path(dags_folder)
         self.api_port = api_port or free_port()
         self.emulator_port = emulator_port or free_port()
         self.extra_env = extra_env or {}
@@ -98,7 +100,7 @@ class Stack:
         env.update(
             PATH=f"{bin_dir}:{env.get('PATH', '')}",
             AIRFLOW_HOME=str(self.home),
-            AIRFLOW__CORE__DAGS_FOLDER=str(DAGS_FOLDER),
+            AIRFLOW__CORE__DAGS_FOLDER=str(self.dags_folder),
             AIRFLOW__CORE__LOAD_EXAMPLES="False",
             AIRFLOW__CORE__PARALLELISM="4",
             AIRFLOW__CORE__TEST_CONNECTION="Enabled",
