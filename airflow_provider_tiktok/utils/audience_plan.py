@@ -80,10 +80,12 @@ def calculate_type(id_type: str) -> str:
         raise TikTokConfigError(f"id_type must be one of {', '.join(CALCULATE_TYPES)}") from None
 
 
-def ids_per_file(
-    max_ids: int, *, preferred: int = DEFAULT_IDS_PER_FILE, max_files: int = MAX_FILE_PATHS_PER_CALL
-) -> int:
-    """Ids per file so that up to ``max_ids`` ids need at most ``max_files`` files (``preferred`` when it fits)."""
+def ids_per_file(max_ids: int, *, preferred: int | None = None, max_files: int = MAX_FILE_PATHS_PER_CALL) -> int:
+    """Ids per file so that up to ``max_ids`` ids need at most ``max_files`` files (``preferred`` when it fits).
+
+    ``preferred`` defaults to :data:`DEFAULT_IDS_PER_FILE`, read at call time.
+    """
+    preferred = DEFAULT_IDS_PER_FILE if preferred is None else preferred
     if preferred < 1 or max_files < 1:
         raise TikTokConfigError("ids per file and files per call must be positive")
     return max(preferred, math.ceil(max(max_ids, 0) / max_files))
