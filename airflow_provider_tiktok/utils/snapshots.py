@@ -139,6 +139,47 @@ def compare_sorted(old: Iterable[str], new: Iterable[str]) -> Iterator[tuple[str
             yield line, NEW
 
 
+@dataclass(frozen=True)
+class Diff:
+    """A mirror diff: the upload files of the additions and of the removals, with their counts."""
+
+    added: list[UploadFile]
+    removed: list[UploadFile]
+    added_count: int
+    removed_count: int
+
+
+def diff_to_files(old: Iterable[str], new: Iterable[str], work_dir: Path, ids_per_file: int) -> Diff:
+    """Compare two sorted streams once, writing additions and removals straight to upload files."""
+    with (
+        UploadFileWriter(work_dir, "added", ids_per_file) as added,
+        UploadFileWriter(work_dir, "removed", ids_per_file) as removed,
+    ):
+        for line, where in compare_sorted(old, new):
+            if where == NEW:
+                added.write(line)
+            elif where == OLD:
+                removed.write(line)
+    return Diff(added.close(), removed.close(), added.count, removed.count)
+
+
+def merge_to_file(old: Iterable[str], new: Iterable[str], dest: Path, *, union: bool) -> tuple[int, int]:
+    """Write ``old | new`` (``union``) or ``old - new`` sorted to ``dest``; returns (ids changed, ids written).
+
+    The ids changed are those of ``new`` not in ``old`` for a union, those of ``new`` in ``old`` otherwise.
+    """
+    keep = (OLD, BOTH, NEW) if union else (OLD,)
+    changed_where = NEW if union else BOTH
+    changed = written = 0
+    with _open_private(dest) as out:
+        for line, where in compare_sorted(old, new):
+            changed += where == changed_where
+            if where in keep:
+                out.write(line)
+                written += 1
+    return changed, written
+
+
 class UploadFileWriter:
     """Write ids to numbered ``.txt`` files of at most ``ids_per_file`` lines each, for one upload set.
 

@@ -96,3 +96,26 @@ def test_memory_stays_flat_for_a_large_sort(tmp_path: Path) -> None:
     assert count == 120_000
     # 120k strings held at once would take ~14 MB; one chunk of 8k is ~1 MB plus 15 run buffers of 256 KB
     assert peak < 6 * 1024 * 1024
+
+
+def test_diff_to_files_writes_additions_and_removals(tmp_path: Path) -> None:
+    old = sorted(ids(0, 30))
+    new = sorted(ids(10, 30))
+    diff = sn.diff_to_files(old, new, tmp_path, 8)
+    assert (diff.added_count, diff.removed_count) == (10, 10)
+    assert [f.count for f in diff.added] == [8, 2] and [f.count for f in diff.removed] == [8, 2]
+    assert "".join(f.path.read_text() for f in diff.added) == "".join(sorted(set(new) - set(old)))
+    assert "".join(f.path.read_text() for f in diff.removed) == "".join(sorted(set(old) - set(new)))
+    same = sn.diff_to_files(old, old, tmp_path, 8)
+    assert (same.added, same.removed, same.added_count, same.removed_count) == ([], [], 0, 0)
+
+
+@pytest.mark.parametrize(
+    ("union", "changed", "expected"), [(True, 5, lambda o, n: o | n), (False, 15, lambda o, n: o - n)]
+)
+def test_merge_to_file(tmp_path: Path, union: bool, changed: int, expected) -> None:
+    old = sorted(ids(0, 20))
+    new = sorted(ids(5, 20))
+    dest = tmp_path / "next.txt"
+    assert sn.merge_to_file(old, new, dest, union=union) == (changed, len(expected(set(old), set(new))))
+    assert dest.read_text() == "".join(sorted(expected(set(old), set(new))))
