@@ -1,0 +1,171 @@
+"""The table destination against a real PostgreSQL server started by the tests: created if missing, upsert on
+(ad_account_id, ad_id, date), reruns without duplicates, lookback revisions counted, one transaction a run."""
+
+from __future__ import annotations
+
+from datetime import date, timedelta
+from decimal import Decimal
+
+import psycopg
+import pytest
+
+from airflow_provider_tiktok.emulator import ADVERTISER_A
+from airflow_provider_tiktok.exceptions import TikTokConfigError
+from airflow_provider_tiktok.operators.ad_metrics import TikTokAdMetricsOperator
+from airflow_provider_tiktok.utils.metric_sinks import COLUMNS, quote_table, sql_hook
+from airflow_provider_tiktok.utils.reporting import days_between
+from tests.operators.ad_metrics.conftest import NOW, expected_record
+
+pytestmark = pytest.mark.postgres
+
+D = date.fromisoformat
+COLUMNS_INDEX = {name: n for n, name in enumerate(COLUMNS)}
+SELECT = "SELECT " + ", ".join(f'"{c}"' for c in COLUMNS) + ' FROM {} ORDER BY "date", length(ad_id), ad_id'
+
+
+@pytest.fixture
+def pg(postgres_server, monkeypatch):
+    """The ``tiktok_pg`` connection, and a clean database for each test."""
+    monkeypatch.setenv("AIRFLOW_CONN_TIKTOK_PG", postgres_server.airflow_conn_json())
+    with psycopg.connect(postgres_server.dsn, autocommit=True) as conn:
+        conn.execute("DROP SCHEMA IF EXISTS public CASCADE; CREATE SCHEMA public")
+        conn.execute("DROP SCHEMA IF EXISTS analytics CASCADE; CREATE SCHEMA analytics")
+    return postgres_server
+
+
+def _rows(pg, table: str = '"ad_metrics"') -> list[tuple]:
+    with psycopg.connect(pg.dsn) as conn:
+        return conn.execute(SELECT.format(table)).fetchall()
+
+
+def _expected_rows(emulator, days) -> list[tuple]:
+    rows = []
+    for day in days:
+        for row in sorted(emulator.state.expected_daily_rows(ADVERTISER_A, day, True), key=lambda r: int(r["ad_id"])):
+            record = expected_record(row)
+            flat = {**record, **record["ad_metrics"], **record["user_properties"], "date": day, "cost": row["spend"]}
+            rows.append(tuple(flat[c] for c in COLUMNS))
+    return rows
+
+
+def _import(**kwargs):
+    return TikTokAdMetricsOperator(task_id="t", sql_conn_id="tiktok_pg", table="ad_metrics", **kwargs)
+
+
+def test_import_creates_the_table_and_rows_equal_the_emulator(pg, emulator, emulator_conn, context):
+    summary = _import(date_from="2026-02-01", date_to="2026-02-03").execute(context())
+    days = days_between(D("2026-02-01"), D("2026-02-03"))
+    rows = _rows(pg)
+    assert rows == _expected_rows(emulator, days)
+    assert isinstance(rows[0][COLUMNS_INDEX["cost"]], Decimal) and isinstance(rows[0][COLUMNS_INDEX["clicks"]], int)
+    assert summary["rows"] == len(rows) and summary["destination"] == "tiktok_pg:ad_metrics"
+    with psycopg.connect(pg.dsn) as conn:
+        key = conn.execute(
+            "SELECT array_agg(a.attname ORDER BY k.ord) FROM pg_index i "
+            "CROSS JOIN LATERAL unnest(i.indkey) WITH ORDINALITY k(attnum, ord) "
+            "JOIN pg_attribute a ON a.attrelid = i.indrelid AND a.attnum = k.attnum "
+            "WHERE i.indrelid = 'ad_metrics'::regclass AND i.indisprimary"
+        ).fetchone()[0]
+    assert key == ["ad_account_id", "ad_id", "date"]
+
+
+def test_rerun_changes_nothing_and_lookback_counts_revised_rows(pg, emulator, emulator_conn, context, clock):
+    first = _import(date_from="2026-03-09", lookback_days=3).execute(context())
+    before = _rows(pg)
+    with psycopg.connect(pg.dsn) as conn:
+        stamps = conn.execute("SELECT min(imported_at), max(imported_at), count(*) FROM ad_metrics").fetchone()
+    again = _import(date_from="2026-03-09", lookback_days=3).execute(context())
+    assert _rows(pg) == before
+    assert (again["rows"], again["rows_changed_by_lookback"]) == (first["rows"], 0)
+    with psycopg.connect(pg.dsn) as conn:  # identical rows are not even rewritten
+        assert conn.execute("SELECT min(imported_at), max(imported_at), count(*) FROM ad_metrics").fetchone() == stamps
+
+    lookback = days_between(D("2026-03-07"), D("2026-03-09"))
+    old = {(r[COLUMNS_INDEX["ad_id"]], r[COLUMNS_INDEX["date"]]): r for r in before}
+    next_day = NOW + timedelta(days=1)
+    emulator.state.set_clock(next_day)
+    clock(next_day)
+    second = _import(date_from="2026-03-10", lookback_days=3).execute(context())
+
+    after = _rows(pg)
+    assert after == _expected_rows(emulator, days_between(D("2026-03-06"), D("2026-03-10")))
+    metrics = [COLUMNS_INDEX[m] for m in ("cost", "impressions", "clicks", "conversions")]
+    revised = sum(
+        1
+        for r in after
+        if r[COLUMNS_INDEX["date"]] in lookback
+        and [r[i] for i in metrics] != [old[(r[COLUMNS_INDEX["ad_id"]], r[COLUMNS_INDEX["date"]])][i] for i in metrics]
+    )
+    assert revised > 0
+    assert second["rows_changed_by_lookback"] == revised
+
+
+def test_a_rerun_removes_rows_tiktok_no_longer_reports_for_the_covered_days(pg, emulator, emulator_conn, context):
+    _import(date_from="2026-02-01", date_to="2026-02-02").execute(context())
+    with psycopg.connect(pg.dsn) as conn:
+        template = conn.execute("SELECT * FROM ad_metrics LIMIT 1").fetchone()
+        names = [d.name for d in conn.execute("SELECT * FROM ad_metrics LIMIT 0").description]
+        for ad_id, day in (("1", D("2026-02-02")), ("2", D("2026-02-03")), ("3", D("2026-01-31"))):
+            values = {**dict(zip(names, template, strict=True)), "ad_id": ad_id, "date": day}
+            conn.execute(
+                f"INSERT INTO ad_metrics ({', '.join(names)}) VALUES ({', '.join(['%s'] * len(names))})",
+                list(values.values()),
+            )
+    _import(date_from="2026-02-02", date_to="2026-02-03").execute(context())
+    with psycopg.connect(pg.dsn) as conn:
+        strays = conn.execute("SELECT ad_id, date FROM ad_metrics WHERE length(ad_id) = 1 ORDER BY ad_id").fetchall()
+    assert strays == [("3", D("2026-01-31"))]  # only the day outside the run's range keeps its row
+    kept = [r for r in _rows(pg) if r[COLUMNS_INDEX["ad_id"]] != "3"]
+    assert kept == _expected_rows(emulator, days_between(D("2026-02-01"), D("2026-02-03")))
+
+
+def test_a_failing_run_rolls_back_everything(pg, emulator, emulator_conn, context):
+    _import(date_from="2026-02-01").execute(context())
+    with psycopg.connect(pg.dsn, autocommit=True) as conn:
+        # A stray row on a covered day makes the run's last statement (the delete) fire a trigger that fails,
+        # after the upsert of five days has already succeeded inside the same transaction.
+        conn.execute(
+            "UPDATE ad_metrics SET ad_id = '1', date = '2026-02-03' WHERE ctid = (SELECT min(ctid) FROM ad_metrics)"
+        )
+        conn.execute(
+            "CREATE FUNCTION refuse() RETURNS trigger LANGUAGE plpgsql AS "
+            "$$ BEGIN RAISE EXCEPTION 'deletes refused'; END $$"
+        )
+        conn.execute("CREATE TRIGGER no_delete BEFORE DELETE ON ad_metrics FOR EACH ROW EXECUTE FUNCTION refuse()")
+    before = _rows(pg)
+    with pytest.raises(psycopg.errors.RaiseException, match="deletes refused"):
+        _import(date_from="2026-02-01", date_to="2026-02-05").execute(context())
+    assert _rows(pg) == before  # none of the upserted days stayed
+    with psycopg.connect(pg.dsn) as conn:
+        stuck = conn.execute("SELECT count(*) FROM pg_stat_activity WHERE state LIKE 'idle in transaction%'")
+        assert stuck.fetchone()[0] == 0  # the failed run's connection was rolled back and closed
+        days = conn.execute("SELECT array_agg(DISTINCT date ORDER BY date) FROM ad_metrics").fetchone()[0]
+    assert days == [D("2026-02-01"), D("2026-02-03")]
+
+
+def test_a_schema_qualified_table(pg, emulator, emulator_conn, context):
+    op = TikTokAdMetricsOperator(
+        task_id="t", sql_conn_id="tiktok_pg", table="analytics.TikTok_Metrics", date_from="2026-02-01"
+    )
+    summary = op.execute(context())
+    assert len(_rows(pg, '"analytics"."TikTok_Metrics"')) == summary["rows"] > 0
+
+
+@pytest.mark.parametrize("table", ["ad-metrics", "a.b.c", "x; DROP TABLE y", "1table", "", "metrics "])
+def test_table_names_are_checked(table):
+    with pytest.raises(TikTokConfigError, match=r"table must be a name or schema\.name"):
+        quote_table(table)
+
+
+def test_quote_table():
+    assert quote_table("ad_metrics") == '"ad_metrics"'
+    assert quote_table("analytics.Ad_Metrics") == '"analytics"."Ad_Metrics"'
+
+
+def test_sql_hook_is_the_postgres_hook_and_other_dialects_are_refused(pg, monkeypatch):
+    from airflow.providers.postgres.hooks.postgres import PostgresHook
+
+    assert isinstance(sql_hook("tiktok_pg"), PostgresHook)
+    monkeypatch.setenv("AIRFLOW_CONN_NOT_SQL", '{"conn_type": "tiktok_ads", "password": "x"}')
+    with pytest.raises(TikTokConfigError, match="'not_sql' is not a SQL connection"):
+        sql_hook("not_sql")
