@@ -1,0 +1,51 @@
+"""Daily TikTok ad metrics: every advertiser day, cost/impressions/clicks/conversions per ad with names and UTM
+fields land in JSON Lines partitions under $AIRFLOW_HOME/tiktok/ad_metrics; the last 3 days are re-imported
+each run so TikTok's late conversions are caught.
+
+Each run covers exactly one calendar day in the advertiser's time zone: the cron data-interval timetable in
+that zone makes the interval midnight to midnight there (``@daily`` would give zero-length UTC intervals).
+Backfill any range of the last year from the Airflow UI (Trigger -> Backfill, one run a day) and keep the
+form's "max active runs" at MAX_PARALLEL_RUNS or below; the task's ``max_active_tis_per_dag`` holds
+backfills to that anyway. For a one-off year, a single run with ``date_from``/``date_to`` costs fewer calls
+(30 days a report request) than 365 daily runs.
+
+TikTok's default app limit is 10 requests per second shared by every task of the app: each task spaces its
+own requests at ``APP_RATE_LIMIT / MAX_PARALLEL_RUNS``, so parallel runs never exceed it together. A daily
+run costs 2 calls for up to 1,000 ads (one report page, one ``ad/get/`` page), plus about one report page
+per 1,000 rows of the lookback days.
+"""
+
+from __future__ import annotations
+
+import os
+from datetime import timedelta
+
+import pendulum
+from airflow.sdk import DAG, CronDataIntervalTimetable
+
+from airflow_provider_tiktok.operators.ad_metrics import TikTokAdMetricsOperator
+
+#: The advertiser's time zone as TikTok reports it (Ads Manager -> Account settings); the emulator's default
+#: advertiser 7000000000000000001 is in America/Los_Angeles.
+ADVERTISER_TIMEZONE = os.environ.get("TIKTOK_ADVERTISER_TIMEZONE", "America/Los_Angeles")
+#: TikTok's default app-wide request rate, shared by every task using the same app.
+APP_RATE_LIMIT = 10.0
+MAX_PARALLEL_RUNS = 4
+
+with DAG(
+    dag_id="tiktok_ad_metrics",
+    description="TikTok ad metrics per ad and advertiser day, with a 3-day lookback for revisions",
+    schedule=CronDataIntervalTimetable("0 0 * * *", timezone=ADVERTISER_TIMEZONE),
+    start_date=pendulum.datetime(2025, 1, 1, tz=ADVERTISER_TIMEZONE),
+    catchup=False,
+    max_active_runs=MAX_PARALLEL_RUNS,
+    default_args={"retries": 3, "retry_delay": timedelta(minutes=5), "retry_exponential_backoff": True},
+    tags=["tiktok", "ad-metrics"],
+    doc_md=__doc__,
+) as dag:
+    TikTokAdMetricsOperator(
+        task_id="import_ad_metrics",
+        lookback_days=3,
+        rate_limit=APP_RATE_LIMIT / MAX_PARALLEL_RUNS,
+        max_active_tis_per_dag=MAX_PARALLEL_RUNS,
+    )
