@@ -1,0 +1,104 @@
+"""Normalise and SHA-256 hash personal identifiers exactly as TikTok matches them.
+
+Pure functions (no Airflow import). Errors say which field and why, never the value: they end up in
+logs, task failures and rejects files.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import re
+
+import phonenumbers
+
+_HEX64 = re.compile(r"[0-9a-fA-F]{64}")
+_EMAIL = re.compile(r"[^@\s]+@[^@\s]+\.[^@\s]+")
+_UUID = re.compile(r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}")
+_ZERO_UUID = "00000000-0000-0000-0000-000000000000"
+
+
+class InvalidIdentifier(ValueError):
+    """An identifier cannot be normalised; carries the field name and a reason, never the value."""
+
+    def __init__(self, field: str, reason: str) -> None:
+        self.field = field
+        self.reason = reason
+        super().__init__(f"{field}: {reason}")
+
+
+def is_sha256_hex(value: object) -> bool:
+    """True when ``value`` already is a SHA-256 hex digest (64 hex characters)."""
+    return isinstance(value, str) and _HEX64.fullmatch(value.strip()) is not None
+
+
+def sha256_hex(text: str) -> str:
+    """SHA-256 of the UTF-8 bytes of ``text``, as lower-case hex."""
+    return hashlib.sha256(text.encode("utf-8")).hexdigest()
+
+
+def _text(value: object, field: str) -> str:
+    if value is None or isinstance(value, bool) or not isinstance(value, str | int):
+        raise InvalidIdentifier(field, "must be text")
+    text = str(value).strip()
+    if not text:
+        raise InvalidIdentifier(field, "is empty")
+    return text
+
+
+def normalise_email(value: object) -> str:
+    """Trimmed and lower-cased e-mail address; raises when it is not shaped like one."""
+    text = _text(value, "email").lower()
+    if not _EMAIL.fullmatch(text):
+        raise InvalidIdentifier("email", "is not a valid e-mail address")
+    return text
+
+
+def hash_email(value: object) -> str:
+    """SHA-256 of the trimmed, lower-cased address; a 64-hex value passes through lower-cased."""
+    if is_sha256_hex(value):
+        return str(value).strip().lower()
+    return sha256_hex(normalise_email(value))
+
+
+def normalise_phone(value: object, default_region: str = "US") -> str:
+    """E.164 form (``+14155552671``); numbers without a country code are read in ``default_region``."""
+    text = _text(value, "phone")
+    try:
+        number = phonenumbers.parse(text, default_region.upper())
+    except phonenumbers.NumberParseException:
+        raise InvalidIdentifier("phone", f"is not a phone number (read in region {default_region.upper()})") from None
+    if not phonenumbers.is_possible_number(number):
+        raise InvalidIdentifier("phone", f"has an impossible length for its country (region {default_region.upper()})")
+    return phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.E164)
+
+
+def hash_phone(value: object, default_region: str = "US") -> str:
+    """SHA-256 of the E.164 number; a 64-hex value passes through lower-cased."""
+    if is_sha256_hex(value):
+        return str(value).strip().lower()
+    return sha256_hex(normalise_phone(value, default_region))
+
+
+def hash_external_id(value: object) -> str:
+    """SHA-256 of the trimmed id (case kept: ids are case-sensitive); a 64-hex value passes through."""
+    text = _text(value, "external_id")
+    if is_sha256_hex(text):
+        return text.lower()
+    return sha256_hex(text)
+
+
+def normalise_maid(value: object, field: str = "maid") -> str:
+    """Lower-cased IDFA/GAID in UUID form; the all-zero id (tracking disabled) identifies no one."""
+    text = _text(value, field).lower()
+    if not _UUID.fullmatch(text):
+        raise InvalidIdentifier(field, "is not a device id in UUID form (8-4-4-4-12 hex)")
+    if text == _ZERO_UUID:
+        raise InvalidIdentifier(field, "is the all-zero device id (ad tracking disabled)")
+    return text
+
+
+def hash_maid(value: object, field: str = "maid") -> str:
+    """SHA-256 of the lower-cased IDFA/GAID; a 64-hex value passes through lower-cased."""
+    if is_sha256_hex(value):
+        return str(value).strip().lower()
+    return sha256_hex(normalise_maid(value, field))

@@ -1,0 +1,169 @@
+"""Stream input records from a list/XCom value, a CSV or JSON Lines file (local or object storage), or SQL.
+
+Every reader yields ``(row_number, record)`` one at a time, so memory stays flat whatever the input
+size; row numbers are 1-based data rows, used in error messages instead of values.
+"""
+
+from __future__ import annotations
+
+import csv
+import gzip
+import json
+import os
+from collections.abc import Iterable, Iterator, Mapping
+from typing import Any, BinaryIO
+
+from airflow_provider_tiktok.exceptions import TikTokConfigError, TikTokInputError
+from airflow_provider_tiktok.utils.storage import as_path
+
+Record = dict[str, Any]
+_JSON_LINES = (".jsonl", ".ndjson", ".json")
+
+
+def iter_records(
+    source: Any,
+    *,
+    sql: str | None = None,
+    sql_conn_id: str | None = None,
+    field_map: Mapping[str, str] | None = None,
+    chunk_size: int = 10_000,
+) -> Iterator[tuple[int, Record]]:
+    """Yield ``(row_number, record)`` from ``source`` (list, file URI) or from ``sql`` on ``sql_conn_id``.
+
+    Scalars in a list become ``{"value": item}``; ``field_map`` renames source columns.
+    """
+    if sql:
+        if source is not None:
+            raise TikTokConfigError("give either an input source or sql + sql_conn_id, not both")
+        if not sql_conn_id:
+            raise TikTokConfigError("sql needs sql_conn_id (an Airflow SQL connection)")
+        rows = _iter_sql(sql, sql_conn_id, chunk_size)
+    elif source is None:
+        raise TikTokConfigError("no input: give records, a file URI, or sql + sql_conn_id")
+    elif isinstance(source, str | os.PathLike):
+        rows = _iter_file(os.fspath(source))
+    elif isinstance(source, Mapping | bytes):
+        raise TikTokConfigError("the input must be a list of records, a file URI or sql, not a single mapping")
+    elif isinstance(source, Iterable):
+        rows = _iter_items(source)
+    else:
+        raise TikTokConfigError(f"unsupported input type {type(source).__name__}")
+    yield from _renamed(rows, field_map) if field_map else rows
+
+
+def _renamed(rows: Iterator[tuple[int, Record]], field_map: Mapping[str, str]) -> Iterator[tuple[int, Record]]:
+    """Apply ``field_map`` to each record; two columns mapped onto one name is an error."""
+    for number, record in rows:
+        renamed: Record = {}
+        for key, value in record.items():
+            target = field_map.get(key, key)
+            if target in renamed:
+                raise TikTokInputError(f"two source columns map to {target!r}: fix field_map", row=number, field=target)
+            renamed[target] = value
+        yield number, renamed
+
+
+def _iter_items(items: Iterable[Any]) -> Iterator[tuple[int, Record]]:
+    for number, item in enumerate(items, start=1):
+        if isinstance(item, Mapping):
+            yield number, dict(item)
+        elif item is None or isinstance(item, str | int | float):
+            yield number, {"value": item}
+        else:
+            raise TikTokInputError(f"expected a record or a value, got {type(item).__name__}", row=number)
+
+
+def _open_binary(location: str) -> BinaryIO:
+    """Open a local or object-storage file for reading bytes, transparently gunzipping ``.gz``."""
+    path = as_path(location)
+    try:
+        raw = path.open("rb")
+    except FileNotFoundError:
+        raise TikTokConfigError(f"input file not found: {location}") from None
+    return gzip.GzipFile(fileobj=raw) if location.endswith(".gz") else raw
+
+
+def _decoded_lines(binary: BinaryIO) -> Iterator[str]:
+    """Decode line by line, so a bad byte is reported at its own line (decoding in blocks would not)."""
+    for line_number, raw in enumerate(binary, start=1):
+        try:
+            yield raw.decode("utf-8")
+        except UnicodeDecodeError:
+            raise TikTokInputError(f"line {line_number} is not UTF-8 text") from None
+
+
+def _iter_file(location: str) -> Iterator[tuple[int, Record]]:
+    name = location.lower().removesuffix(".gz")
+    if name.endswith(".csv"):
+        yield from _iter_csv(location)
+    elif name.endswith(_JSON_LINES):
+        yield from _iter_json_lines(location)
+    else:
+        raise TikTokConfigError(f"input file {location} must end in .csv, .jsonl, .ndjson or .json (optionally .gz)")
+
+
+def _iter_csv(location: str) -> Iterator[tuple[int, Record]]:
+    with _open_binary(location) as binary:
+        reader = csv.reader(_decoded_lines(binary))
+        number = 0
+        try:
+            header = next(reader, None)
+            if not header:
+                return
+            header = [column.strip().lstrip("\ufeff") for column in header]
+            if len(set(header)) != len(header) or "" in header:
+                raise TikTokInputError("the CSV header has empty or repeated column names", row=0)
+            for number, cells in enumerate(reader, start=1):
+                if not cells:
+                    continue
+                if len(cells) != len(header):
+                    raise TikTokInputError(f"has {len(cells)} fields, the header has {len(header)}", row=number)
+                # CSV cannot say null: an empty cell is an absent value.
+                yield number, {key: (value if value != "" else None) for key, value in zip(header, cells, strict=True)}
+        except csv.Error as exc:
+            raise TikTokInputError(f"is not valid CSV ({exc.__class__.__name__})", row=number + 1) from None
+
+
+def _iter_json_lines(location: str) -> Iterator[tuple[int, Record]]:
+    with _open_binary(location) as binary:
+        number = 0
+        for line in _decoded_lines(binary):
+            if not line.strip():
+                continue
+            number += 1
+            try:
+                record = json.loads(line)
+            except json.JSONDecodeError:
+                raise TikTokInputError("is not valid JSON", row=number) from None
+            if not isinstance(record, dict):
+                raise TikTokInputError("must be a JSON object", row=number)
+            yield number, record
+
+
+def _iter_sql(sql: str, conn_id: str, chunk_size: int) -> Iterator[tuple[int, Record]]:
+    """Run ``sql`` through the connection's common.sql hook and fetch ``chunk_size`` rows at a time."""
+    from airflow.sdk import BaseHook
+
+    hook = BaseHook.get_connection(conn_id).get_hook()
+    if not hasattr(hook, "get_conn"):
+        raise TikTokConfigError(f"connection {conn_id!r} is not a SQL connection")
+    conn = hook.get_conn()
+    try:
+        cursor = _streaming_cursor(conn)
+        cursor.execute(sql)
+        columns = [column[0] for column in cursor.description or []]
+        number = 0
+        while rows := cursor.fetchmany(chunk_size):
+            for row in rows:
+                number += 1
+                yield number, dict(zip(columns, row, strict=True))
+        cursor.close()
+    finally:
+        conn.close()
+
+
+def _streaming_cursor(conn: Any) -> Any:
+    """A server-side cursor where the driver has one (psycopg), so big results are not loaded at once."""
+    if type(conn).__module__.startswith("psycopg"):  # psycopg2 and psycopg 3
+        return conn.cursor(name="tiktok_provider_reader")
+    return conn.cursor()

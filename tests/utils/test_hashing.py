@@ -1,0 +1,92 @@
+"""Identifier normalisation and hashing, checked against digests computed independently here."""
+
+from __future__ import annotations
+
+import hashlib
+
+import pytest
+
+from airflow_provider_tiktok.utils.hashing import (
+    InvalidIdentifier,
+    hash_email,
+    hash_external_id,
+    hash_maid,
+    hash_phone,
+    is_sha256_hex,
+    normalise_phone,
+)
+
+
+def digest(text: str) -> str:
+    return hashlib.sha256(text.encode()).hexdigest()
+
+
+@pytest.mark.parametrize(
+    ("raw", "normalised"),
+    [
+        ("jane.doe@example.com", "jane.doe@example.com"),
+        ("  Jane.Doe@Example.COM \t", "jane.doe@example.com"),
+        ("JOSÉ@exämple.de", "josé@exämple.de"),
+        ("first+tag@sub.example.co.uk", "first+tag@sub.example.co.uk"),
+    ],
+)
+def test_email_is_trimmed_lowercased_then_hashed(raw, normalised):
+    assert hash_email(raw) == digest(normalised)
+
+
+@pytest.mark.parametrize(
+    ("raw", "region", "e164"),
+    [
+        ("(415) 555-2671", "US", "+14155552671"),
+        ("415.555.2671", "US", "+14155552671"),
+        ("+1 415 555 2671", "DE", "+14155552671"),  # an international number ignores the region
+        ("030 12345678", "DE", "+493012345678"),
+        ("+49 (0)30 1234 5678", "US", "+493012345678"),
+        ("07700 900123", "GB", "+447700900123"),
+        ("090-1234-5678", "JP", "+819012345678"),
+        ("06 12 34 56 78", "FR", "+33612345678"),
+        (14155552671, "CA", "+14155552671"),
+    ],
+)
+def test_phone_is_e164_then_hashed(raw, region, e164):
+    assert normalise_phone(raw, region) == e164
+    assert hash_phone(raw, region) == digest(e164)
+
+
+def test_external_id_keeps_case_and_trims():
+    assert hash_external_id(" User-42 ") == digest("User-42")
+    assert hash_external_id(42) == digest("42")
+
+
+@pytest.mark.parametrize("raw", ["6D92078A-8246-4BA4-AE5B-76104861E7DC", " 6d92078a-8246-4ba4-ae5b-76104861e7dc "])
+def test_device_ids_are_lowercased_then_hashed(raw):
+    assert hash_maid(raw) == digest("6d92078a-8246-4ba4-ae5b-76104861e7dc")
+
+
+def test_prehashed_values_pass_through_lowercased():
+    hashed = digest("someone@example.com")
+    for function in (hash_email, hash_phone, hash_external_id, hash_maid):
+        assert function(hashed.upper()) == hashed
+    assert is_sha256_hex(hashed) and not is_sha256_hex(hashed[:-1]) and not is_sha256_hex("z" * 64)
+
+
+@pytest.mark.parametrize(
+    ("function", "raw", "field"),
+    [
+        (hash_email, "not-an-email", "email"),
+        (hash_email, "two@@example.com", "email"),
+        (hash_email, "", "email"),
+        (hash_email, None, "email"),
+        (hash_phone, "call me maybe", "phone"),
+        (hash_phone, "12", "phone"),
+        (hash_external_id, "   ", "external_id"),
+        (hash_maid, "not-a-uuid", "maid"),
+        (hash_maid, "00000000-0000-0000-0000-000000000000", "maid"),
+    ],
+)
+def test_invalid_values_name_the_field_never_the_value(function, raw, field):
+    with pytest.raises(InvalidIdentifier) as info:
+        function(raw)
+    assert info.value.field == field
+    if raw and str(raw).strip():
+        assert str(raw) not in str(info.value)
