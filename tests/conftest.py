@@ -16,6 +16,9 @@ os.environ["AIRFLOW_HOME"] = str(_SESSION_HOME)
 os.environ.setdefault("AIRFLOW__CORE__LOAD_EXAMPLES", "False")
 os.environ.setdefault("AIRFLOW__CORE__UNIT_TEST_MODE", "True")
 
+#: The throwaway PostgreSQL server fixture (``postgres_server``) for every test that needs one.
+pytest_plugins = ["tests.pg_server"]
+
 FAKE_TOKEN = "tok-7f3c9a1e2b4d6f8091a2b3c4d5e6f708"
 FAKE_SECRET = "app-secret-5e6f7081a2b3c4d5"
 TEST_BASE_URL = "https://tiktok.test"
