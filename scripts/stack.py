@@ -229,6 +229,10 @@ class Stack:
         wanted = set(dag_ids)
 
         def parsed() -> bool:
+            errors = self.api("GET", "/api/v2/importErrors")["import_errors"]
+            if errors:
+                details = "; ".join(f"{e['filename']}: {e['stack_trace'].strip().splitlines()[-1]}" for e in errors)
+                raise RuntimeError(f"example DAGs failed to import: {details}")
             dags = self.api("GET", "/api/v2/dags", params={"limit": 100})["dags"]
             return wanted <= {d["dag_id"] for d in dags}
 
@@ -252,6 +256,15 @@ class Stack:
             "reprocess_behavior": reprocess,
         }
         return self.api("POST", "/api/v2/backfills", json=body)
+
+    def wait_until_backfill_done(self, backfill_id: int, timeout: float = 600.0) -> dict:
+        """Wait until a backfill has completed (all its runs finished)."""
+
+        def done() -> dict | None:
+            backfill = self.api("GET", f"/api/v2/backfills/{backfill_id}")
+            return backfill if backfill.get("completed_at") else None
+
+        return wait_until(done, timeout, f"backfill {backfill_id} to complete", interval=2)
 
     def runs(self, dag_id: str) -> list[dict]:
         return self.api("GET", f"/api/v2/dags/{dag_id}/dagRuns", params={"limit": 500})["dag_runs"]
