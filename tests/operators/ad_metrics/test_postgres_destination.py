@@ -3,8 +3,10 @@
 
 from __future__ import annotations
 
+import json
 from datetime import date, timedelta
 from decimal import Decimal
+from pathlib import Path
 
 import psycopg
 import pytest
@@ -12,7 +14,7 @@ import pytest
 from airflow_provider_tiktok.emulator import ADVERTISER_A
 from airflow_provider_tiktok.exceptions import TikTokConfigError
 from airflow_provider_tiktok.operators.ad_metrics import TikTokAdMetricsOperator
-from airflow_provider_tiktok.utils.metric_sinks import COLUMNS, quote_table, sql_hook
+from airflow_provider_tiktok.utils.metric_sinks import COLUMNS, PostgresUpsertSink, quote_table, sql_hook
 from airflow_provider_tiktok.utils.reporting import days_between
 from tests.operators.ad_metrics.conftest import NOW, expected_record
 
@@ -169,3 +171,40 @@ def test_sql_hook_is_the_postgres_hook_and_other_dialects_are_refused(pg, monkey
     monkeypatch.setenv("AIRFLOW_CONN_NOT_SQL", '{"conn_type": "tiktok_ads", "password": "x"}')
     with pytest.raises(TikTokConfigError, match="'not_sql' is not a SQL connection"):
         sql_hook("not_sql")
+
+
+class Psycopg2Hook:
+    """A hook stand-in handing out psycopg2 connections (PostgresHook uses psycopg2 with SQLAlchemy < 2)."""
+
+    def __init__(self, dsn: str) -> None:
+        self.dsn = dsn
+
+    def get_conn(self):
+        import psycopg2
+
+        return psycopg2.connect(self.dsn)
+
+
+def test_the_sink_speaks_psycopg2_too_and_counts_revisions_on_checked_days_only(pg):
+    lines = (Path(__file__).parents[2] / "data" / "ad_metrics" / "expected_records.jsonl").read_text(encoding="utf-8")
+    records = [json.loads(line) for line in lines.splitlines()]
+    by_day = {day: [r for r in records if r["date"] == day] for day in ("2026-01-31", "2026-02-01")}
+
+    def write(days: dict, checked: set) -> int:
+        with PostgresUpsertSink(Psycopg2Hook(pg.dsn), "m", "7000000000000000001", sql_conn_id="pg2") as sink:
+            for day, day_records in days.items():
+                sink.write_day(D(day), day_records, revision_check=day in checked)
+            return sink.commit()
+
+    assert write(by_day, set()) == 0
+    revised = json.loads(json.dumps(by_day))
+    for record in (*revised["2026-01-31"][:2], revised["2026-02-01"][0]):
+        record["ad_metrics"]["conversions"] += 1
+    assert write(revised, {"2026-01-31"}) == 2  # the revision on 02-01 is not a lookback day
+    stored = {(r[COLUMNS_INDEX["ad_id"]], r[COLUMNS_INDEX["date"]]): r for r in _rows(pg, '"m"')}
+    assert len(stored) == len(records)
+    for record in (r for rows in revised.values() for r in rows):
+        row = stored[(record["ad_id"], D(record["date"]))]
+        assert row[COLUMNS_INDEX["conversions"]] == record["ad_metrics"]["conversions"]
+        assert row[COLUMNS_INDEX["cost"]] == Decimal(str(record["ad_metrics"]["cost"]))
+        assert row[COLUMNS_INDEX["utm_campaign"]] == record["user_properties"]["utm_campaign"]
