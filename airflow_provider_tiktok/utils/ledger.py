@@ -301,13 +301,3 @@ class AudienceLedger:
         for path in folder.iterdir():
             if current is None or path.name != current.file:
                 path.unlink()
-
-    def describe(self, now: datetime) -> dict[str, Any]:
-        """Plain facts for logs: calls used and left today, the audience and the snapshot size."""
-        snapshot = self.snapshot
-        return {
-            "audience_id": self.audience_id,
-            "calls_used_today": self.calls_used(now),
-            "calls_left_today": self.calls_left(now),
-            "snapshot_count": snapshot.count if snapshot else None,
-        }

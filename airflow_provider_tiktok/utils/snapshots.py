@@ -55,25 +55,20 @@ def iter_lines(path: Any) -> Iterator[str]:
         yield from handle
 
 
-def sorted_runs(
-    lines: Iterable[str], work_dir: Path, *, chunk_size: int = DEFAULT_CHUNK_SIZE
-) -> tuple[list[Path], int]:
-    """Spill ``lines`` as sorted runs of at most ``chunk_size`` lines into ``work_dir``; returns runs and lines read."""
+def sorted_runs(lines: Iterable[str], work_dir: Path, *, chunk_size: int = DEFAULT_CHUNK_SIZE) -> list[Path]:
+    """Spill ``lines`` as sorted runs of at most ``chunk_size`` lines into ``work_dir``."""
     if chunk_size < 1:
         raise ValueError("chunk_size must be positive")
     runs: list[Path] = []
-    total = 0
     chunk: list[str] = []
     for line in lines:
         chunk.append(line)
         if len(chunk) >= chunk_size:
             runs.append(_spill(chunk, work_dir, len(runs)))
-            total += len(chunk)
             chunk = []
     if chunk or not runs:
         runs.append(_spill(chunk, work_dir, len(runs)))
-        total += len(chunk)
-    return runs, total
+    return runs
 
 
 def _spill(chunk: list[str], work_dir: Path, index: int) -> Path:
@@ -100,7 +95,7 @@ def merge_unique(paths: Iterable[Path]) -> Iterator[str]:
 
 def external_sort(lines: Iterable[str], dest: Path, work_dir: Path, *, chunk_size: int = DEFAULT_CHUNK_SIZE) -> int:
     """Write ``lines`` sorted and de-duplicated to ``dest`` in bounded memory; returns the distinct count."""
-    runs, _ = sorted_runs(lines, work_dir, chunk_size=chunk_size)
+    runs = sorted_runs(lines, work_dir, chunk_size=chunk_size)
     count = 0
     try:
         with _open_private(dest) as out:
