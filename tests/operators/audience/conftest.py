@@ -1,0 +1,95 @@
+"""Audience-sync fixtures: one emulator per session on a frozen clock, a connection to it, a state folder."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from collections.abc import Callable, Iterator
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from airflow_provider_tiktok.emulator import ACCESS_TOKEN, ADVERTISER_A, APP_ID, APP_SECRET
+from airflow_provider_tiktok.emulator.testing import EmulatorServer
+
+#: 15:30 UTC: far enough from midnight that a test's syncs stay on one UTC day unless it moves the clock.
+FIXED_NOW = datetime(2026, 3, 10, 15, 30, tzinfo=timezone.utc)
+
+
+def sha256(text: str) -> str:
+    """SHA-256 hex of a normalised identifier, computed independently of the provider's code."""
+    return hashlib.sha256(text.encode()).hexdigest()
+
+
+def emails(start: int, count: int) -> list[str]:
+    """Fake members ``member<i>@example.com``."""
+    return [f"member{i}@example.com" for i in range(start, start + count)]
+
+
+def hashed(values: list[str]) -> list[str]:
+    """The sorted hashes TikTok should hold for these (already normalised) e-mails."""
+    return sorted(sha256(v) for v in values)
+
+
+@pytest.fixture(scope="session")
+def emulator_server() -> Iterator[EmulatorServer]:
+    """One emulator for the folder (starting uvicorn per test would dominate the run time)."""
+    with EmulatorServer(now=FIXED_NOW) as server:
+        yield server
+
+
+@pytest.fixture
+def emulator(emulator_server: EmulatorServer, monkeypatch: pytest.MonkeyPatch) -> EmulatorServer:
+    """The emulator back at its seeded start, and ``tiktok_default`` pointing at it."""
+    emulator_server.reset()
+    conn = {
+        "conn_type": "tiktok_ads",
+        "host": emulator_server.url,
+        "password": ACCESS_TOKEN,
+        "extra": {"app_id": APP_ID, "app_secret": APP_SECRET, "advertiser_id": ADVERTISER_A, "rate_limit": "1000"},
+    }
+    monkeypatch.setenv("AIRFLOW_CONN_TIKTOK_DEFAULT", json.dumps(conn))
+    return emulator_server
+
+
+@pytest.fixture
+def state_root(tmp_path: Path) -> Path:
+    """A fresh state folder for the ledger and snapshots."""
+    return tmp_path / "state"
+
+
+@pytest.fixture
+def make_hook(emulator: EmulatorServer) -> Callable[[], Any]:
+    """A new hook on the emulator that never sleeps between retries."""
+    from airflow_provider_tiktok.hooks.tiktok import TikTokAdsHook
+
+    def make() -> TikTokAdsHook:
+        hook = TikTokAdsHook()
+        hook._sleep = lambda seconds: None
+        return hook
+
+    return make
+
+
+def audience_calls(emulator: EmulatorServer) -> dict[str, dict[str, int]]:
+    """Audience calls per audience per UTC day, as the emulator counted them."""
+    return emulator.state.stats()["audience_calls"]
+
+
+def path_calls(emulator: EmulatorServer, suffix: str) -> int:
+    """Requests the emulator answered on a path ending in ``suffix``."""
+    return sum(n for path, n in emulator.state.stats()["calls"].items() if path.rstrip("/").endswith(suffix))
+
+
+@pytest.fixture
+def memory_store(monkeypatch: pytest.MonkeyPatch) -> str:
+    """fsspec's in-memory file system registered as an ObjectStoragePath scheme (stands in for S3/GCS)."""
+    from airflow.sdk.io import fs
+    from fsspec.implementations.memory import MemoryFileSystem
+
+    monkeypatch.setitem(fs._register_filesystems(), "memory", lambda conn_id, options=None: MemoryFileSystem())
+    MemoryFileSystem.store.clear()
+    MemoryFileSystem.pseudo_dirs[:] = [""]
+    return "memory://tiktok-state/prod"
