@@ -287,3 +287,21 @@ def test_the_task_rate_limit_reaches_the_hook(tiktok_conn):
 
 def test_utcnow_is_aware():
     assert ad_metrics.utcnow().utcoffset().total_seconds() == 0
+
+
+def test_an_object_storage_destination_gets_the_same_partitions(api, context, tmp_path):
+    import fsspec
+    from airflow.sdk.io import attach
+
+    memory = fsspec.filesystem("memory")
+    attach("memory", fs=memory)
+    kwargs = {"date_from": "2026-01-31", "date_to": "2026-02-02"}
+    TikTokAdMetricsOperator(task_id="t", destination=str(tmp_path), **kwargs).execute(context())
+    summary = TikTokAdMetricsOperator(task_id="t", destination="memory://bucket/metrics", **kwargs).execute(context())
+    assert summary["destination"] == "memory://bucket/metrics"
+    try:
+        for day in ("2026-01-31", "2026-02-01", "2026-02-02"):
+            key = f"/bucket/metrics/ad_account_id={ADVERTISER}/date={day}.jsonl"
+            assert memory.cat_file(key) == partition(tmp_path, ADVERTISER, date.fromisoformat(day)).read_bytes()
+    finally:
+        memory.rm("/bucket", recursive=True)
