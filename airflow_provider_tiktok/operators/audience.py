@@ -346,11 +346,11 @@ def _send(
     work: Path,
     clock: Callable[[], datetime],
 ) -> str:
-    """Write the next snapshot, upload the files, then reserve and send each call; advance on success."""
-    snapshot_name = None
-    if comparison.next_snapshot is not None:
-        snapshot_name = book.new_snapshot_name(clock())
-        atomic_write_lines(book.folder / SNAPSHOT_DIR / snapshot_name, sn.iter_lines(comparison.next_snapshot))
+    """Upload the files, write the next snapshot, reserve and send each call, then point the ledger at it.
+
+    Any failure leaves the ledger on the previous snapshot (the new file is deleted), so the next sync
+    diffs against what TikTok last accepted and catches up.
+    """
     if any(step.ids == ap.COHORT for step in plan.steps):
         per_file = ap.ids_per_file(cohort.size)
         comparison.files[ap.COHORT] = sn.split_into_files(sn.iter_lines(cohort.path), work, "cohort", per_file)
@@ -358,11 +358,19 @@ def _send(
         ids: upload_files(hook, spec.advertiser_id, spec.calculate_type, comparison.files[ids])
         for ids in {step.ids for step in plan.steps}
     }
-    for step in plan.steps:
-        audience_id = _call(hook, spec, book, step.action, paths[step.ids], audience_id, clock)
+    snapshot_name = None
+    try:
+        if comparison.next_snapshot is not None:
+            snapshot_name = book.new_snapshot_name(clock())
+            atomic_write_lines(book.folder / SNAPSHOT_DIR / snapshot_name, sn.iter_lines(comparison.next_snapshot))
+        for step in plan.steps:
+            audience_id = _call(hook, spec, book, step.action, paths[step.ids], audience_id, clock)
+    except BaseException:
+        book.prune_snapshots()
+        raise
     if snapshot_name is not None and comparison.result_size is not None:
         book.accept_snapshot(snapshot_name, comparison.result_size, clock(), replaced=ap.REPLACE in plan.actions)
-    return audience_id or ""
+    return str(audience_id)
 
 
 def _call(
@@ -403,11 +411,9 @@ def _call(
             )
     except TikTokApiError as err:
         book.settle(reservation, FAILED, request_id=err.request_id, code=err.code)
-        book.prune_snapshots()
         raise
     except Exception:
         book.settle(reservation, FAILED)
-        book.prune_snapshots()
         raise
     book.settle(reservation, ACCEPTED, request_id=data.get("_request_id"))
     if action == ap.CREATE:
@@ -474,7 +480,8 @@ class TikTokAudienceSyncOperator(BaseOperator):
     :param members: the cohort (templated): a list of identifiers (raw or SHA-256 hex) or of dicts, an
         XComArg, or the URI of a CSV / JSON Lines file (local or any ObjectStoragePath). Streamed.
     :param id_type: ``email``, ``phone``, ``idfa`` or ``gaid``; the column (or dict key) holding the identifier.
-    :param audience_id: the TikTok audience to sync (templated).
+    :param audience_id: the TikTok audience to sync (templated). The ledger is kept per ``audience_id``,
+        else per ``audience_name``: name one audience the same way in every task that syncs it.
     :param audience_name: find the audience by this exact name, or create it on the first sync (templated).
     :param advertiser_id: the advertiser; default the connection's ``advertiser_id`` extra (templated).
     :param mode: ``mirror`` (make the audience equal ``members``), ``append`` or ``remove`` (send the list).

@@ -337,3 +337,16 @@ def test_phone_and_device_ids(sync, emulator: EmulatorServer, id_type: str, raw:
     assert members(emulator, result["audience_id"]) == expected
     audience = emulator.state.audiences[result["audience_id"]]
     assert audience.calculate_type == f"{id_type.upper()}_SHA256"
+
+
+def test_failed_upload_spends_no_call_and_leaves_no_snapshot(sync, emulator: EmulatorServer, state_root) -> None:
+    cohort = emails(0, 1500)
+    sync(cohort)
+    emulator.state.faults.add("path=file/upload,kind=code,code=40900,count=1")
+    with pytest.raises(TikTokApiError) as info:
+        sync(cohort[10:] + emails(7000, 10))
+    assert info.value.code == 40900
+    with AudienceLedger(state_root, ADVERTISER_A, audience_key(None, NAME)).locked() as book:
+        assert [c["action"] for c in book.calls_on(emulator.state.now())] == ["CREATE"]
+        assert [p.name for p in (book.folder / "snapshots").iterdir()] == [book.snapshot.file]
+        assert book.snapshot.count == 1500
