@@ -241,6 +241,9 @@ def sync_audience(
 ) -> dict[str, Any]:
     """Sync ``records`` into the audience and return the summary; raises :class:`DailyCallLimitReached`.
 
+    The summary's ``api_calls`` counts every HTTP request (uploads and look-ups included); the audience
+    calls TikTok limits to 24 a day are ``audience_calls_used_today``.
+
     Reading, hashing and sorting the members happen before the audience's lock is taken; diffing,
     planning, reserving and calling happen under it, so concurrent syncs of one audience run one at a time.
     """
@@ -250,12 +253,15 @@ def sync_audience(
         audience_key(spec.audience_id, spec.audience_name),
         daily_call_limit=spec.daily_call_limit,
     )
+    requests_before = hook.api_calls
     with tempfile.TemporaryDirectory(prefix="tiktok-audience-") as tmp:
         work = Path(tmp)
         stamp = f"{clock().strftime('%Y%m%dT%H%M%SZ')}-{uuid.uuid4().hex[:8]}.jsonl"
         cohort = prepare_cohort(records, spec, work, book.folder / "rejects" / stamp)
         with book.locked():
-            return _apply(hook, spec, book, cohort, work, clock)
+            summary = _apply(hook, spec, book, cohort, work, clock)
+    summary["api_calls"] = hook.api_calls - requests_before
+    return summary
 
 
 def _apply(

@@ -59,6 +59,7 @@ def test_first_sync_creates_then_nothing_to_do(sync, emulator: EmulatorServer, s
         "added": 1500,
         "removed": 0,
         "actions": ["CREATE"],
+        "api_calls": 3,  # the name look-up, one file upload, the create
         "audience_calls_used_today": 1,
         "audience_calls_left_today": 23,
         "audience_id": audience_id,
@@ -80,6 +81,7 @@ def test_first_sync_creates_then_nothing_to_do(sync, emulator: EmulatorServer, s
 
     again = sync(list(reversed(cohort)))
     assert again["actions"] == [] and again["added"] == 0 and again["removed"] == 0
+    assert again["api_calls"] == 0  # the audience id is in the ledger: not even a look-up
     assert again["audience_calls_used_today"] == 1
     assert path_calls(emulator, "file/upload") == uploads  # nothing uploaded either
     assert audience_calls(emulator) == {audience_id: {"2026-03-10": 1}}
