@@ -211,7 +211,8 @@ class AudienceLedger:
         """Raise :class:`DailyCallLimitReached` unless ``needed`` calls fit in today's budget."""
         used = self.calls_used(now)
         if used + needed > self.daily_call_limit:
-            raise DailyCallLimitReached(self.key, used, self.daily_call_limit, needed, next_utc_midnight(now))
+            label = self._data.get("audience_id") or self.key
+            raise DailyCallLimitReached(label, used, self.daily_call_limit, needed, next_utc_midnight(now))
 
     def reserve(self, action: str, now: datetime, *, run: str | None = None) -> str:
         """Record a call about to be sent (durably, before sending it) and return its reservation id."""

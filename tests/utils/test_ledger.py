@@ -78,7 +78,7 @@ def test_reservations_are_durable_and_counted_per_utc_day(tmp_path: Path) -> Non
             book.reserve("REPLACE", NOON)
         assert (info.value.used, info.value.limit, info.value.needed) == (3, 3, 1)
         assert info.value.resets_at == datetime(2026, 3, 11, tzinfo=timezone.utc)
-        assert "3 of 3 audience calls used today" in str(info.value)
+        assert str(info.value).startswith("Audience id-1: 3 of 3 audience calls used today (UTC), this sync needs 1")
         # a failed call still counts: TikTok counts it too
         assert book.calls_used(NOON) == 3
         # the next UTC day starts from zero

@@ -188,6 +188,6 @@ def test_skip_or_fail_at_the_limit(emulator: EmulatorServer, state_root: Path, p
     with pytest.raises(expected) as info:
         op.execute(context())
     message = str(info.value)
-    assert "2 of 2 audience calls used today (UTC), this sync needs 1" in message
+    assert message.startswith("Audience 7200000000000000001: 2 of 2 audience calls used today (UTC), this sync needs 1")
     assert "resets at 2026-03-11T00:00:00+00:00" in message
     assert ("on_quota_exhausted='defer'" in message) is (policy == "fail")
