@@ -25,12 +25,12 @@ def iter_records(
     *,
     sql: str | None = None,
     sql_conn_id: str | None = None,
-    field_map: Mapping[str, str] | None = None,
+    field_map: Mapping[str, str | None] | None = None,
     chunk_size: int = 10_000,
 ) -> Iterator[tuple[int, Record]]:
     """Yield ``(row_number, record)`` from ``source`` (list, file URI) or from ``sql`` on ``sql_conn_id``.
 
-    Scalars in a list become ``{"value": item}``; ``field_map`` renames source columns.
+    Scalars in a list become ``{"value": item}``; ``field_map`` renames source columns (None drops one).
     """
     if sql:
         if source is not None:
@@ -51,12 +51,15 @@ def iter_records(
     yield from _renamed(rows, field_map) if field_map else rows
 
 
-def _renamed(rows: Iterator[tuple[int, Record]], field_map: Mapping[str, str]) -> Iterator[tuple[int, Record]]:
-    """Apply ``field_map`` to each record; two columns mapped onto one name is an error."""
+def _renamed(rows: Iterator[tuple[int, Record]], field_map: Mapping[str, str | None]) -> Iterator[tuple[int, Record]]:
+    """Apply ``field_map`` to each record (a column mapped to None is dropped); two columns mapped onto one
+    name is an error."""
     for number, record in rows:
         renamed: Record = {}
         for key, value in record.items():
             target = field_map.get(key, key)
+            if target is None:
+                continue
             if target in renamed:
                 raise TikTokInputError(f"two source columns map to {target!r}: fix field_map", row=number, field=target)
             renamed[target] = value

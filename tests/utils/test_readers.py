@@ -23,6 +23,13 @@ def test_field_map_renames_and_refuses_collisions():
         list(iter_records([{"mail": "m", "email": "e"}], field_map={"mail": "email"}))
 
 
+def test_field_map_to_none_drops_a_column():
+    rows = list(
+        iter_records([{"mail": "m", "internal": 1, "note": "x"}], field_map={"mail": "email", "internal": None})
+    )
+    assert rows == [(1, {"email": "m", "note": "x"})]
+
+
 def test_csv_with_bom_empty_cells_and_gzip(tmp_path):
     text = "\ufeffemail,value\njane@example.com,12.5\nbob@example.com,\n"
     plain = tmp_path / "in.csv"

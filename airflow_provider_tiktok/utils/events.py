@@ -1,0 +1,454 @@
+"""Turn one flat input record into one Events API 2.0 event, exactly as TikTok expects it.
+
+Pure functions (no Airflow import). A record uses the canonical flat field names below (``field_map``
+renames source columns to them); the result is the nested ``{"event", "event_time", "event_id", "user",
+"properties", "page", "limited_data_use"}`` object of ``event/track/``. A row that cannot be sent raises
+:class:`TikTokInputError` naming the row and field, never the value; an identifier that cannot be
+normalised (e.g. an unparseable phone) is dropped from its row and counted, the row keeps the others.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import ipaddress
+import json
+import re
+from collections import Counter
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from datetime import date, datetime, timezone
+from decimal import Decimal, InvalidOperation
+from typing import Any
+
+import phonenumbers
+import pycountry
+
+from airflow_provider_tiktok.exceptions import TikTokConfigError, TikTokInputError
+from airflow_provider_tiktok.utils.hashing import (
+    InvalidIdentifier,
+    hash_email,
+    hash_external_id,
+    hash_phone,
+    is_sha256_hex,
+    normalise_maid,
+)
+
+EVENT_SOURCES = ("web", "app", "offline", "crm")
+CONTENT_TYPES = ("product", "product_group")
+CONTENT_FIELDS = ("content_id", "content_name", "content_category", "brand", "price", "quantity")
+USER_TEXT_FIELDS = ("ttclid", "ttp", "user_agent", "locale")
+PROPERTY_TEXT_FIELDS = ("order_id", "shop_id", "query", "description")
+DEVICE_ID_FIELDS = ("idfa", "idfv", "gaid")
+HASHED_FIELDS = ("email", "phone", "external_id")
+CANONICAL_FIELDS = frozenset(
+    {
+        "event",
+        "event_time",
+        "event_id",
+        "ip",
+        "page_url",
+        "referrer_url",
+        "value",
+        "currency",
+        "content_type",
+        "num_items",
+        "contents",
+        "limited_data_use",
+        *HASHED_FIELDS,
+        *USER_TEXT_FIELDS,
+        *DEVICE_ID_FIELDS,
+        *CONTENT_FIELDS,
+        *PROPERTY_TEXT_FIELDS,
+    }
+)
+#: TikTok's standard event names (Events API 2.0 and the names Amplitude/Amperity offer); others are custom.
+STANDARD_EVENTS = frozenset(
+    {
+        "AddPaymentInfo",
+        "AddToCart",
+        "AddToWishlist",
+        "ClickButton",
+        "CompletePayment",
+        "CompleteRegistration",
+        "Contact",
+        "CustomizeProduct",
+        "Download",
+        "FindLocation",
+        "InitiateCheckout",
+        "Lead",
+        "PlaceAnOrder",
+        "Purchase",
+        "Schedule",
+        "Search",
+        "SubmitForm",
+        "Subscribe",
+        "ViewContent",
+    }
+)
+#: ISO 4217 codes from pycountry's maintained list.
+CURRENCIES = frozenset(currency.alpha_3 for currency in pycountry.currencies)
+MAX_EVENT_AGE_DAYS = 28
+MAX_FUTURE_SECONDS = 300
+EVENT_ID_LENGTH = 36
+#: Above this, a numeric timestamp is in milliseconds (1e11 seconds is the year 5138).
+_MILLISECONDS_FROM = 100_000_000_000
+_DIGITS = re.compile(r"\d+(\.\d*)?")
+_TRUE = frozenset({"true", "1", "yes", "y", "t"})
+_FALSE = frozenset({"false", "0", "no", "n", "f"})
+_UTC = timezone.utc
+
+
+@dataclass(frozen=True)
+class EventRules:
+    """The upload's settings that shape every event; checked once, before any row is read.
+
+    :param now: the current instant in Unix seconds, for the age and future checks.
+    """
+
+    event_source: str
+    now: int
+    default_event: str | None = None
+    default_phone_region: str = "US"
+    default_currency: str = "USD"
+    default_content_type: str = "product"
+    limited_data_use: bool = False
+    max_event_age_days: int = MAX_EVENT_AGE_DAYS
+
+    def __post_init__(self) -> None:
+        """Refuse settings TikTok would reject on every row."""
+        if self.event_source not in EVENT_SOURCES:
+            raise TikTokConfigError(f"event_source must be one of {', '.join(EVENT_SOURCES)}")
+        if self.default_phone_region.upper() not in phonenumbers.SUPPORTED_REGIONS:
+            raise TikTokConfigError("default_phone_region must be a two-letter region code such as US or DE")
+        object.__setattr__(self, "default_phone_region", self.default_phone_region.upper())
+        if str(self.default_currency).upper() not in CURRENCIES:
+            raise TikTokConfigError("default_currency must be an ISO 4217 code such as USD")
+        object.__setattr__(self, "default_currency", str(self.default_currency).upper())
+        if self.default_content_type not in CONTENT_TYPES:
+            raise TikTokConfigError(f"default_content_type must be one of {', '.join(CONTENT_TYPES)}")
+        if not isinstance(self.limited_data_use, bool):
+            raise TikTokConfigError("limited_data_use must be True or False")
+        age = self.max_event_age_days
+        if isinstance(age, bool) or not isinstance(age, int) or not 1 <= age <= MAX_EVENT_AGE_DAYS:
+            raise TikTokConfigError(f"max_event_age_days must be a whole number from 1 to {MAX_EVENT_AGE_DAYS}")
+        if self.default_event is not None and not str(self.default_event).strip():
+            raise TikTokConfigError("default_event must be an event name such as Purchase, or None")
+
+    @property
+    def oldest(self) -> int:
+        """The oldest accepted event time (Unix seconds)."""
+        return self.now - self.max_event_age_days * 86_400
+
+
+@dataclass
+class BuildTally:
+    """What building events noticed without rejecting rows: dropped identifiers, custom event names."""
+
+    dropped_fields: Counter[str] = field(default_factory=Counter)
+    nonstandard_event_names: Counter[str] = field(default_factory=Counter)
+
+
+def check_fields(record: Mapping[str, Any], row: int) -> None:
+    """Raise at the first field that is not a canonical name (it needs a ``field_map`` entry)."""
+    unknown = record.keys() - CANONICAL_FIELDS
+    if unknown:
+        name = sorted(unknown)[0]
+        raise TikTokInputError(
+            "is not an Events API field: rename it with field_map={'<column>': '<field>'} or drop it with "
+            "field_map={'<column>': None}",
+            row=row,
+            field=name,
+        )
+
+
+def build_event(record: Mapping[str, Any], row: int, rules: EventRules, tally: BuildTally) -> dict[str, Any]:
+    """The ``event/track/`` event for one canonical record; raises :class:`TikTokInputError` for a bad row."""
+    check_fields(record, row)
+    name = _text(record.get("event"), "event", row) or rules.default_event
+    if not name:
+        raise TikTokInputError("is missing: add an event column or set default_event", row=row, field="event")
+    if name not in STANDARD_EVENTS:
+        tally.nonstandard_event_names[name] += 1
+    moment = parse_event_time(record.get("event_time"), row)
+    if moment < rules.oldest:
+        raise TikTokInputError(f"is older than {rules.max_event_age_days} days", row=row, field="event_time")
+    if moment > rules.now + MAX_FUTURE_SECONDS:
+        raise TikTokInputError("is more than 5 minutes in the future", row=row, field="event_time")
+    user = _user(record, row, rules, tally)
+    event: dict[str, Any] = {"event": name, "event_time": moment, "event_id": None, "user": user}
+    properties = _properties(record, row, rules)
+    if properties:
+        event["properties"] = properties
+    page = _page(record, row, rules)
+    if page:
+        event["page"] = page
+    event["limited_data_use"] = _flag(record.get("limited_data_use"), rules.limited_data_use, row)
+    event["event_id"] = _text(record.get("event_id"), "event_id", row) or derive_event_id(event)
+    return event
+
+
+def derive_event_id(event: Mapping[str, Any]) -> str:
+    """36 hex characters from the hashed identity, event name, time and order id: reruns give the same id."""
+    user = event.get("user") or {}
+    properties = event.get("properties") or {}
+    parts = [
+        event["event"],
+        str(event["event_time"]),
+        *(str(user.get(key) or "") for key in ("email", "phone", "external_id", *DEVICE_ID_FIELDS, "ttclid", "ttp")),
+        str(properties.get("order_id") or ""),
+    ]
+    return hashlib.sha256("\x1f".join(parts).encode("utf-8")).hexdigest()[:EVENT_ID_LENGTH]
+
+
+def parse_event_time(value: Any, row: int | None = None) -> int:
+    """Unix seconds (UTC) from ISO 8601 (with or without offset; none means UTC), Unix seconds or
+    milliseconds (numbers or digit strings) or a datetime."""
+    if isinstance(value, datetime):
+        return int((value if value.tzinfo else value.replace(tzinfo=_UTC)).timestamp() // 1)
+    if isinstance(value, bool) or value is None or isinstance(value, date):
+        reason = "is missing" if value is None else "needs a date and a time"
+        raise TikTokInputError(reason, row=row, field="event_time")
+    if isinstance(value, int | float | Decimal):
+        return _epoch(value, row)
+    if not isinstance(value, str):
+        raise TikTokInputError("must be ISO 8601 text, Unix seconds or milliseconds", row=row, field="event_time")
+    text = value.strip()
+    if not text:
+        raise TikTokInputError("is missing", row=row, field="event_time")
+    if _DIGITS.fullmatch(text):
+        return _epoch(Decimal(text), row)
+    if text[-1] in "Zz":
+        text = text[:-1] + "+00:00"
+    try:
+        moment = datetime.fromisoformat(text)
+    except ValueError:
+        raise TikTokInputError("is not ISO 8601, Unix seconds or milliseconds", row=row, field="event_time") from None
+    return parse_event_time(moment, row)
+
+
+def _epoch(number: float | Decimal, row: int | None) -> int:
+    if number != number or number in (float("inf"), float("-inf")) or number < 0:
+        raise TikTokInputError("must be a positive Unix timestamp", row=row, field="event_time")
+    whole = int(number // 1)
+    return whole // 1000 if whole >= _MILLISECONDS_FROM else whole
+
+
+def _text(value: Any, name: str, row: int) -> str | None:
+    """Trimmed text, or None when absent or blank; whole numbers are accepted as text (ids)."""
+    if value is None:
+        return None
+    if isinstance(value, str):
+        return value.strip() or None
+    if isinstance(value, int) and not isinstance(value, bool):
+        return str(value)
+    raise TikTokInputError("must be text", row=row, field=name)
+
+
+def _user(record: Mapping[str, Any], row: int, rules: EventRules, tally: BuildTally) -> dict[str, Any]:
+    """Hashed email/phone/external_id, device ids and clear-text signals; unusable identifiers dropped."""
+    user: dict[str, Any] = {}
+    for name in HASHED_FIELDS:
+        value = record.get(name)
+        if value is None or value == "":
+            continue
+        try:
+            user[name] = hash_identifier(name, value, rules.default_phone_region)
+        except InvalidIdentifier:
+            tally.dropped_fields[name] += 1
+    for name in DEVICE_ID_FIELDS:
+        value = record.get(name)
+        if value is None or value == "":
+            continue
+        try:
+            user[name] = _device_id(value, name)
+        except InvalidIdentifier:
+            tally.dropped_fields[name] += 1
+    ip = record.get("ip")
+    if ip is not None and ip != "":
+        try:
+            user["ip"] = str(ipaddress.ip_address(str(ip).strip()))
+        except ValueError:
+            tally.dropped_fields["ip"] += 1
+    for name in USER_TEXT_FIELDS:
+        text = _text(record.get(name), name, row)
+        if text:
+            user[name] = text
+    if rules.event_source == "web" and not user.keys() & {"email", "phone", "external_id"}:
+        raise TikTokInputError("a web event needs a usable email, phone or external_id", row=row, field="user")
+    if rules.event_source == "offline" and not user.keys() & {"email", "phone"}:
+        raise TikTokInputError("an offline event needs a usable email or phone", row=row, field="user")
+    return user
+
+
+def hash_identifier(name: str, value: Any, phone_region: str) -> str:
+    """SHA-256 of a normalised email, phone (E.164, national numbers read in ``phone_region``) or external_id."""
+    if name == "email":
+        return hash_email(value)
+    if name == "phone":
+        return hash_phone(value, phone_region)
+    return hash_external_id(value)
+
+
+def _device_id(value: Any, name: str) -> str:
+    """IDFA/IDFV upper-case and GAID lower-case UUIDs, as the devices report them (sent in clear); a 64-hex
+    (already hashed) value passes through lower-cased."""
+    if is_sha256_hex(value):
+        return str(value).strip().lower()
+    normalised = normalise_maid(value, name)
+    return normalised if name == "gaid" else normalised.upper()
+
+
+def _properties(record: Mapping[str, Any], row: int, rules: EventRules) -> dict[str, Any]:
+    """currency, value, content_type, contents, num_items and the order/shop/search/description texts."""
+    properties: dict[str, Any] = {}
+    contents = _contents(record, row)
+    value = _number(record.get("value"), "value", row)
+    if value is None and contents and all("price" in c and "quantity" in c for c in contents):
+        value = sum((c["price"] * c["quantity"] for c in contents), Decimal(0))
+    currency = _text(record.get("currency"), "currency", row)
+    if currency:
+        currency = currency.upper()
+        if currency not in CURRENCIES:
+            raise TikTokInputError("is not an ISO 4217 currency code", row=row, field="currency")
+    elif value is not None or any("price" in c for c in contents):
+        currency = rules.default_currency
+    if currency:
+        properties["currency"] = currency
+    if value is not None:
+        properties["value"] = _json_number(value)
+    content_type = _text(record.get("content_type"), "content_type", row)
+    if content_type and content_type not in CONTENT_TYPES:
+        raise TikTokInputError(f"must be one of {', '.join(CONTENT_TYPES)}", row=row, field="content_type")
+    if content_type or contents:
+        properties["content_type"] = content_type or rules.default_content_type
+    if contents:
+        properties["contents"] = [
+            {key: _json_number(v) if key == "price" else v for key, v in content.items()} for content in contents
+        ]
+    num_items = _count(record.get("num_items"), "num_items", row)
+    if num_items is not None:
+        properties["num_items"] = num_items
+    for name in PROPERTY_TEXT_FIELDS:
+        text = _text(record.get(name), name, row)
+        if text:
+            properties[name] = text
+    return properties
+
+
+def _contents(record: Mapping[str, Any], row: int) -> list[dict[str, Any]]:
+    """``contents`` (a list, or its JSON text from a CSV cell), or one entry built from the row's content_*
+    fields; prices stay Decimal here so that ``value`` sums exactly."""
+    single = {name: record[name] for name in CONTENT_FIELDS if record.get(name) not in (None, "")}
+    raw = record.get("contents")
+    if raw in (None, "", []):
+        return [_content(single, row, "")] if single else []
+    if single:
+        raise TikTokInputError("give either contents or content_* fields, not both", row=row, field="contents")
+    if isinstance(raw, str):
+        try:
+            raw = json.loads(raw)
+        except ValueError:
+            raise TikTokInputError("is not a JSON list", row=row, field="contents") from None
+    if not isinstance(raw, list) or not all(isinstance(item, Mapping) for item in raw):
+        raise TikTokInputError("must be a list of objects", row=row, field="contents")
+    return [_content(item, row, f"contents.{n}.") for n, item in enumerate(raw) if item]
+
+
+def _content(item: Mapping[str, Any], row: int, prefix: str) -> dict[str, Any]:
+    unknown = item.keys() - set(CONTENT_FIELDS)
+    if unknown:
+        raise TikTokInputError("is not a contents field", row=row, field=prefix + sorted(unknown)[0])
+    content: dict[str, Any] = {}
+    for name in CONTENT_FIELDS:
+        value = item.get(name)
+        if name == "price":
+            value = _number(value, prefix + name, row)
+        elif name == "quantity":
+            value = _count(value, prefix + name, row)
+        else:
+            value = _text(value, prefix + name, row)
+        if value is not None:
+            content[name] = value
+    return content
+
+
+def _decimal(value: Any, name: str, row: int) -> Decimal | None:
+    if value is None or value == "":
+        return None
+    if isinstance(value, bool):
+        raise TikTokInputError("must be a number", row=row, field=name)
+    try:
+        if isinstance(value, str):
+            number = Decimal(value.strip())
+        else:
+            number = Decimal(repr(value)) if isinstance(value, float) else Decimal(value)
+    except (InvalidOperation, TypeError, ValueError):
+        raise TikTokInputError("must be a number", row=row, field=name) from None
+    if not number.is_finite():
+        raise TikTokInputError("must be a finite number", row=row, field=name)
+    if number < 0:
+        raise TikTokInputError("must not be negative", row=row, field=name)
+    return number
+
+
+def _number(value: Any, name: str, row: int) -> Decimal | None:
+    """A non-negative amount (price, value), kept exact as Decimal until it is sent."""
+    return _decimal(value, name, row)
+
+
+def _count(value: Any, name: str, row: int) -> int | None:
+    """A non-negative whole number (quantity, num_items); ``"2"`` and ``2.0`` are 2, ``2.5`` is an error."""
+    number = _decimal(value, name, row)
+    if number is None:
+        return None
+    if number != number.to_integral_value():
+        raise TikTokInputError("must be a whole number", row=row, field=name)
+    return int(number)
+
+
+def _json_number(number: Decimal) -> int | float:
+    """A JSON number: integral amounts as integers, others as the nearest float (``19.99`` stays ``19.99``)."""
+    return int(number) if number == number.to_integral_value() else float(number)
+
+
+def _page(record: Mapping[str, Any], row: int, rules: EventRules) -> dict[str, str]:
+    page: dict[str, str] = {}
+    url = _text(record.get("page_url"), "page_url", row)
+    if url:
+        if not url.lower().startswith(("http://", "https://")):
+            raise TikTokInputError("must be an http(s) URL", row=row, field="page_url")
+        page["url"] = url
+    elif rules.event_source == "web":
+        raise TikTokInputError("is required for web events", row=row, field="page_url")
+    referrer = _text(record.get("referrer_url"), "referrer_url", row)
+    if referrer:
+        page["referrer"] = referrer
+    return page
+
+
+def _flag(value: Any, default: bool, row: int) -> bool:
+    """A boolean from True/False, 1/0 or their usual spellings; absent means ``default``."""
+    if value is None or value == "":
+        return default
+    if isinstance(value, bool):
+        return value
+    text = str(value).strip().lower()
+    if text in _TRUE:
+        return True
+    if text in _FALSE:
+        return False
+    raise TikTokInputError("must be true or false", row=row, field="limited_data_use")
+
+
+def redacted(record: Mapping[str, Any], rules: EventRules) -> dict[str, Any]:
+    """The record as it may be written to a rejects file: email, phone and external_id hashed (or left out
+    when they cannot be normalised), other values as the user gave them (JSON-safe)."""
+    safe: dict[str, Any] = {}
+    for key, value in record.items():
+        if key in HASHED_FIELDS and value not in (None, ""):
+            try:
+                value = hash_identifier(key, value, rules.default_phone_region)
+            except InvalidIdentifier:
+                continue
+        safe[str(key)] = value if isinstance(value, str | int | float | bool | list | dict | None) else str(value)
+    return safe
