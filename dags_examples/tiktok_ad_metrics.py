@@ -28,6 +28,8 @@ from airflow_provider_tiktok.operators.ad_metrics import TikTokAdMetricsOperator
 #: The advertiser's time zone as TikTok reports it (Ads Manager -> Account settings); the emulator's default
 #: advertiser 7000000000000000001 is in America/Los_Angeles.
 ADVERTISER_TIMEZONE = os.environ.get("TIKTOK_ADVERTISER_TIMEZONE", "America/Los_Angeles")
+#: Named explicitly (not taken from the connection) so the task declares the advertiser's Asset at parse time.
+ADVERTISER_ID = os.environ.get("TIKTOK_ADVERTISER_ID", "7000000000000000001")
 #: TikTok's default app-wide request rate, shared by every task using the same app.
 APP_RATE_LIMIT = 10.0
 MAX_PARALLEL_RUNS = 4
@@ -45,6 +47,7 @@ with DAG(
 ) as dag:
     TikTokAdMetricsOperator(
         task_id="import_ad_metrics",
+        advertiser_id=ADVERTISER_ID,
         lookback_days=3,
         rate_limit=APP_RATE_LIMIT / MAX_PARALLEL_RUNS,
         max_active_tis_per_dag=MAX_PARALLEL_RUNS,

@@ -33,7 +33,9 @@ DEFAULT_DATE_FROM = "{{ data_interval_start | ds }}"
 #: The advertiser's ad-level performance page in TikTok Ads Manager.
 ADS_MANAGER_URL = "https://ads.tiktok.com/i18n/perf/creative?aadvid={advertiser_id}"
 XCOM_LINK_KEY = "tiktok_ads_manager_url"
-#: Declared as the task's outlet; each run attaches the advertiser's asset to it.
+#: Declared as the task's outlet when the advertiser is only known at run time; each run attaches the
+#: advertiser's asset to it. A literal advertiser_id declares the asset itself instead: Airflow then registers
+#: it when parsing the DAG, so concurrent first runs cannot race to create it.
 ASSET_ALIAS = "tiktok_ad_metrics"
 #: Advertiser currency and time zone, kept under the default root: TikTok fixes both when an account is created.
 PROFILE_FOLDER = ".advertisers"
@@ -252,7 +254,11 @@ class TikTokAdMetricsOperator(BaseOperator):
     ) -> None:
         outlets = kwargs.pop("outlets", None) or []
         outlets = list(outlets) if isinstance(outlets, list | tuple) else [outlets]
-        super().__init__(outlets=[*outlets, AssetAlias(name=ASSET_ALIAS)], **kwargs)
+        literal = isinstance(advertiser_id, str) and advertiser_id.strip().isdigit()
+        self._outlet: Asset | AssetAlias = (
+            advertiser_asset(advertiser_id.strip()) if literal else AssetAlias(name=ASSET_ALIAS)  # type: ignore[union-attr]
+        )
+        super().__init__(outlets=[*outlets, self._outlet], **kwargs)
         if isinstance(lookback_days, bool) or not isinstance(lookback_days, int) or lookback_days < 0:
             raise TikTokConfigError("lookback_days must be a whole number of days, 0 or more")
         if isinstance(max_history_days, bool) or not isinstance(max_history_days, int) or max_history_days < 1:
@@ -297,7 +303,7 @@ class TikTokAdMetricsOperator(BaseOperator):
         with self._sink(advertiser_id) as sink:
             changed = run.run(sink)
         summary = self._summary(run, changed, sink.location)
-        self._emit_asset(context, advertiser_id, summary)
+        self._emit_asset(context, advertiser_id, summary, self._outlet)
         return summary
 
     def _check_days(self, start: date, end: date, today: date, zone_name: str, *, slack_days: int = 0) -> None:
@@ -366,9 +372,11 @@ class TikTokAdMetricsOperator(BaseOperator):
         return summary
 
     @staticmethod
-    def _emit_asset(context: Context, advertiser_id: str, summary: dict[str, Any]) -> None:
-        """Attach the advertiser's asset to the task's alias, with the run's totals as the event's extra."""
+    def _emit_asset(context: Context, advertiser_id: str, summary: dict[str, Any], outlet: Asset | AssetAlias) -> None:
+        """Record the advertiser's asset event (directly or through the alias) with the run's totals as extra."""
         keys = ("date_from", "date_to", "lookback_from", "days", "rows", "currency", "totals", "destination")
-        context["outlet_events"][AssetAlias(name=ASSET_ALIAS)].add(
-            advertiser_asset(advertiser_id), extra={key: summary[key] for key in keys}
-        )
+        extra = {key: summary[key] for key in keys}
+        if isinstance(outlet, AssetAlias):
+            context["outlet_events"][outlet].add(advertiser_asset(advertiser_id), extra=extra)
+        else:
+            context["outlet_events"][outlet].extra = extra

@@ -257,3 +257,13 @@ def test_daily_runs_cost_two_calls_for_up_to_1000_ads(emulator, emulator_conn, h
         assert summary["rows"] < 1000
         calls.append(summary["api_calls"])
     assert calls == [3, 2, 2, 2, 2]  # the first run also reads advertiser/info once, then it is cached
+
+
+def test_literal_advertiser_emits_on_its_declared_asset(emulator, emulator_conn, home, context):
+    from airflow.sdk import Asset
+
+    ctx = context()
+    op = TikTokAdMetricsOperator(task_id="t", advertiser_id=ADVERTISER_A, date_from="2026-02-01")
+    summary = op.execute(ctx)
+    event = ctx["outlet_events"][Asset(uri=f"tiktok-ad-metrics://{ADVERTISER_A}")]
+    assert event.extra["totals"] == summary["totals"] and event.extra["rows"] == summary["rows"]

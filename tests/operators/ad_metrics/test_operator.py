@@ -255,6 +255,12 @@ def test_operator_surface():
     assert op.outlets == [AssetAlias(name=ASSET_ALIAS)]
     mine = Asset(uri="s3://bucket/metrics")
     assert TikTokAdMetricsOperator(task_id="u", outlets=[mine]).outlets == [mine, AssetAlias(name=ASSET_ALIAS)]
+    # A literal advertiser declares its asset up front (registered at parse time: no race between first runs).
+    fixed = TikTokAdMetricsOperator(task_id="v", advertiser_id="7000000000000000001")
+    assert fixed.outlets == [Asset(uri="tiktok-ad-metrics://7000000000000000001")]
+    assert TikTokAdMetricsOperator(task_id="w", advertiser_id="{{ params.adv }}").outlets == [
+        AssetAlias(name=ASSET_ALIAS)
+    ]
     assert [type(link) for link in op.operator_extra_links] == [TikTokAdMetricsLink]
     with pytest.raises(TypeError):
         TikTokAdMetricsOperator("t")  # keyword-only
