@@ -8,6 +8,11 @@ from airflow_provider_tiktok import __version__
 from airflow_provider_tiktok.hooks.connection import CONN_TYPE, conn_fields, ui_field_behaviour_kebab
 
 PACKAGE_NAME = "airflow-provider-tiktok"
+OPERATOR_MODULES = ("ad_metrics", "audience")
+EXTRA_LINKS = (
+    "airflow_provider_tiktok.operators.ad_metrics.TikTokAdMetricsLink",
+    "airflow_provider_tiktok.operators.audience.TikTokAudienceLink",
+)
 
 
 def get_provider_info() -> dict[str, Any]:
@@ -25,6 +30,12 @@ def get_provider_info() -> dict[str, Any]:
                 "tags": ["service"],
             }
         ],
+        "operators": [
+            {
+                "integration-name": "TikTok Ads",
+                "python-modules": [f"airflow_provider_tiktok.operators.{name}" for name in OPERATOR_MODULES],
+            }
+        ],
         "hooks": [{"integration-name": "TikTok Ads", "python-modules": ["airflow_provider_tiktok.hooks.tiktok"]}],
         "connection-types": [
             {
@@ -35,4 +46,5 @@ def get_provider_info() -> dict[str, Any]:
                 "ui-field-behaviour": ui_field_behaviour_kebab(),
             }
         ],
+        "extra-links": list(EXTRA_LINKS),
     }

@@ -44,7 +44,11 @@ def test_every_declared_module_and_class_imports():
     for conn_type in info["connection-types"]:
         module, _, name = conn_type["hook-class-name"].rpartition(".")
         assert getattr(importlib.import_module(module), name).conn_type == conn_type["connection-type"]
-    for link in info.get("extra-links", []):
+    for group in info["operators"]:
+        for module in group["python-modules"]:
+            importlib.import_module(module)
+    assert info["extra-links"], "every operator has an Ads Manager link"
+    for link in info["extra-links"]:
         module, _, name = link.rpartition(".")
         assert getattr(importlib.import_module(module), name)
 
