@@ -3,7 +3,7 @@
 Pure functions (no Airflow import). A record uses the canonical flat field names below (``field_map``
 renames source columns to them); the result is the nested ``{"event", "event_time", "event_id", "user",
 "properties", "page", "limited_data_use"}`` object of ``event/track/``. A row that cannot be sent raises
-:class:`TikTokInputError` naming the row and field, never the value; an identifier that cannot be
+:class:`RowRejected` naming the row and field, never the value; an identifier that cannot be
 normalised (e.g. an unparseable phone) is dropped from its row and counted, the row keeps the others.
 """
 
@@ -93,9 +93,18 @@ EVENT_ID_LENGTH = 36
 #: Above this, a numeric timestamp is in milliseconds (1e11 seconds is the year 5138).
 _MILLISECONDS_FROM = 100_000_000_000
 _DIGITS = re.compile(r"\d+(\.\d*)?")
+_DATE_ONLY = re.compile(r"\d{4}-?\d{2}-?\d{2}")
 _TRUE = frozenset({"true", "1", "yes", "y", "t"})
 _FALSE = frozenset({"false", "0", "no", "n", "f"})
 _UTC = timezone.utc
+
+
+class RowRejected(TikTokInputError):
+    """One input row cannot become an event; ``reason`` says why (never quoting the value)."""
+
+    def __init__(self, reason: str, *, row: int | None, field: str) -> None:
+        self.reason = reason
+        super().__init__(reason, row=row, field=field)
 
 
 @dataclass(frozen=True)
@@ -162,18 +171,18 @@ def check_fields(record: Mapping[str, Any], row: int) -> None:
 
 
 def build_event(record: Mapping[str, Any], row: int, rules: EventRules, tally: BuildTally) -> dict[str, Any]:
-    """The ``event/track/`` event for one canonical record; raises :class:`TikTokInputError` for a bad row."""
+    """The ``event/track/`` event for one canonical record; raises :class:`RowRejected` for a bad row."""
     check_fields(record, row)
     name = _text(record.get("event"), "event", row) or rules.default_event
     if not name:
-        raise TikTokInputError("is missing: add an event column or set default_event", row=row, field="event")
+        raise RowRejected("is missing: add an event column or set default_event", row=row, field="event")
     if name not in STANDARD_EVENTS:
         tally.nonstandard_event_names[name] += 1
     moment = parse_event_time(record.get("event_time"), row)
     if moment < rules.oldest:
-        raise TikTokInputError(f"is older than {rules.max_event_age_days} days", row=row, field="event_time")
+        raise RowRejected(f"is older than {rules.max_event_age_days} days", row=row, field="event_time")
     if moment > rules.now + MAX_FUTURE_SECONDS:
-        raise TikTokInputError("is more than 5 minutes in the future", row=row, field="event_time")
+        raise RowRejected("is more than 5 minutes in the future", row=row, field="event_time")
     user = _user(record, row, rules, tally)
     event: dict[str, Any] = {"event": name, "event_time": moment, "event_id": None, "user": user}
     properties = _properties(record, row, rules)
@@ -207,28 +216,30 @@ def parse_event_time(value: Any, row: int | None = None) -> int:
         return int((value if value.tzinfo else value.replace(tzinfo=_UTC)).timestamp() // 1)
     if isinstance(value, bool) or value is None or isinstance(value, date):
         reason = "is missing" if value is None else "needs a date and a time"
-        raise TikTokInputError(reason, row=row, field="event_time")
+        raise RowRejected(reason, row=row, field="event_time")
     if isinstance(value, int | float | Decimal):
         return _epoch(value, row)
     if not isinstance(value, str):
-        raise TikTokInputError("must be ISO 8601 text, Unix seconds or milliseconds", row=row, field="event_time")
+        raise RowRejected("must be ISO 8601 text, Unix seconds or milliseconds", row=row, field="event_time")
     text = value.strip()
     if not text:
-        raise TikTokInputError("is missing", row=row, field="event_time")
+        raise RowRejected("is missing", row=row, field="event_time")
     if _DIGITS.fullmatch(text):
         return _epoch(Decimal(text), row)
+    if _DATE_ONLY.fullmatch(text):
+        raise RowRejected("needs a date and a time", row=row, field="event_time")
     if text[-1] in "Zz":
         text = text[:-1] + "+00:00"
     try:
         moment = datetime.fromisoformat(text)
     except ValueError:
-        raise TikTokInputError("is not ISO 8601, Unix seconds or milliseconds", row=row, field="event_time") from None
+        raise RowRejected("is not ISO 8601, Unix seconds or milliseconds", row=row, field="event_time") from None
     return parse_event_time(moment, row)
 
 
 def _epoch(number: float | Decimal, row: int | None) -> int:
     if number != number or number in (float("inf"), float("-inf")) or number < 0:
-        raise TikTokInputError("must be a positive Unix timestamp", row=row, field="event_time")
+        raise RowRejected("must be a positive Unix timestamp", row=row, field="event_time")
     whole = int(number // 1)
     return whole // 1000 if whole >= _MILLISECONDS_FROM else whole
 
@@ -241,7 +252,7 @@ def _text(value: Any, name: str, row: int) -> str | None:
         return value.strip() or None
     if isinstance(value, int) and not isinstance(value, bool):
         return str(value)
-    raise TikTokInputError("must be text", row=row, field=name)
+    raise RowRejected("must be text", row=row, field=name)
 
 
 def _user(record: Mapping[str, Any], row: int, rules: EventRules, tally: BuildTally) -> dict[str, Any]:
@@ -274,9 +285,9 @@ def _user(record: Mapping[str, Any], row: int, rules: EventRules, tally: BuildTa
         if text:
             user[name] = text
     if rules.event_source == "web" and not user.keys() & {"email", "phone", "external_id"}:
-        raise TikTokInputError("a web event needs a usable email, phone or external_id", row=row, field="user")
+        raise RowRejected("a web event needs a usable email, phone or external_id", row=row, field="user")
     if rules.event_source == "offline" and not user.keys() & {"email", "phone"}:
-        raise TikTokInputError("an offline event needs a usable email or phone", row=row, field="user")
+        raise RowRejected("an offline event needs a usable email or phone", row=row, field="user")
     return user
 
 
@@ -309,7 +320,7 @@ def _properties(record: Mapping[str, Any], row: int, rules: EventRules) -> dict[
     if currency:
         currency = currency.upper()
         if currency not in CURRENCIES:
-            raise TikTokInputError("is not an ISO 4217 currency code", row=row, field="currency")
+            raise RowRejected("is not an ISO 4217 currency code", row=row, field="currency")
     elif value is not None or any("price" in c for c in contents):
         currency = rules.default_currency
     if currency:
@@ -318,7 +329,7 @@ def _properties(record: Mapping[str, Any], row: int, rules: EventRules) -> dict[
         properties["value"] = _json_number(value)
     content_type = _text(record.get("content_type"), "content_type", row)
     if content_type and content_type not in CONTENT_TYPES:
-        raise TikTokInputError(f"must be one of {', '.join(CONTENT_TYPES)}", row=row, field="content_type")
+        raise RowRejected(f"must be one of {', '.join(CONTENT_TYPES)}", row=row, field="content_type")
     if content_type or contents:
         properties["content_type"] = content_type or rules.default_content_type
     if contents:
@@ -343,21 +354,21 @@ def _contents(record: Mapping[str, Any], row: int) -> list[dict[str, Any]]:
     if raw in (None, "", []):
         return [_content(single, row, "")] if single else []
     if single:
-        raise TikTokInputError("give either contents or content_* fields, not both", row=row, field="contents")
+        raise RowRejected("give either contents or content_* fields, not both", row=row, field="contents")
     if isinstance(raw, str):
         try:
             raw = json.loads(raw)
         except ValueError:
-            raise TikTokInputError("is not a JSON list", row=row, field="contents") from None
+            raise RowRejected("is not a JSON list", row=row, field="contents") from None
     if not isinstance(raw, list) or not all(isinstance(item, Mapping) for item in raw):
-        raise TikTokInputError("must be a list of objects", row=row, field="contents")
+        raise RowRejected("must be a list of objects", row=row, field="contents")
     return [_content(item, row, f"contents.{n}.") for n, item in enumerate(raw) if item]
 
 
 def _content(item: Mapping[str, Any], row: int, prefix: str) -> dict[str, Any]:
     unknown = item.keys() - set(CONTENT_FIELDS)
     if unknown:
-        raise TikTokInputError("is not a contents field", row=row, field=prefix + sorted(unknown)[0])
+        raise RowRejected("is not a contents field", row=row, field=prefix + sorted(unknown)[0])
     content: dict[str, Any] = {}
     for name in CONTENT_FIELDS:
         value = item.get(name)
@@ -376,18 +387,18 @@ def _decimal(value: Any, name: str, row: int) -> Decimal | None:
     if value is None or value == "":
         return None
     if isinstance(value, bool):
-        raise TikTokInputError("must be a number", row=row, field=name)
+        raise RowRejected("must be a number", row=row, field=name)
     try:
         if isinstance(value, str):
             number = Decimal(value.strip())
         else:
             number = Decimal(repr(value)) if isinstance(value, float) else Decimal(value)
     except (InvalidOperation, TypeError, ValueError):
-        raise TikTokInputError("must be a number", row=row, field=name) from None
+        raise RowRejected("must be a number", row=row, field=name) from None
     if not number.is_finite():
-        raise TikTokInputError("must be a finite number", row=row, field=name)
+        raise RowRejected("must be a finite number", row=row, field=name)
     if number < 0:
-        raise TikTokInputError("must not be negative", row=row, field=name)
+        raise RowRejected("must not be negative", row=row, field=name)
     return number
 
 
@@ -402,7 +413,7 @@ def _count(value: Any, name: str, row: int) -> int | None:
     if number is None:
         return None
     if number != number.to_integral_value():
-        raise TikTokInputError("must be a whole number", row=row, field=name)
+        raise RowRejected("must be a whole number", row=row, field=name)
     return int(number)
 
 
@@ -416,10 +427,10 @@ def _page(record: Mapping[str, Any], row: int, rules: EventRules) -> dict[str, s
     url = _text(record.get("page_url"), "page_url", row)
     if url:
         if not url.lower().startswith(("http://", "https://")):
-            raise TikTokInputError("must be an http(s) URL", row=row, field="page_url")
+            raise RowRejected("must be an http(s) URL", row=row, field="page_url")
         page["url"] = url
     elif rules.event_source == "web":
-        raise TikTokInputError("is required for web events", row=row, field="page_url")
+        raise RowRejected("is required for web events", row=row, field="page_url")
     referrer = _text(record.get("referrer_url"), "referrer_url", row)
     if referrer:
         page["referrer"] = referrer
@@ -437,7 +448,7 @@ def _flag(value: Any, default: bool, row: int) -> bool:
         return True
     if text in _FALSE:
         return False
-    raise TikTokInputError("must be true or false", row=row, field="limited_data_use")
+    raise RowRejected("must be true or false", row=row, field="limited_data_use")
 
 
 def redacted(record: Mapping[str, Any], rules: EventRules) -> dict[str, Any]:
