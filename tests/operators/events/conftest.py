@@ -1,0 +1,118 @@
+"""Event-upload fixtures: one emulator per session on a frozen clock, the connection to it, an isolated
+AIRFLOW_HOME, the operator's clock on the emulator's, a recording task context, and realistic records."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from collections.abc import Callable, Iterator
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from airflow_provider_tiktok.emulator import ACCESS_TOKEN, ADVERTISER_A, APP_ID, APP_SECRET
+from airflow_provider_tiktok.emulator.testing import EmulatorServer
+from airflow_provider_tiktok.operators import events as events_op
+from tests.pg_server import postgres_server  # noqa: F401  (the fixture, for the SQL input test)
+
+NOW = datetime(2026, 3, 10, 15, 30, tzinfo=timezone.utc)
+NOW_S = int(NOW.timestamp())
+PIXEL = "CPIXEL0000000000001"
+DATA = Path(__file__).parents[2] / "data" / "events"
+
+
+def sha(text: str) -> str:
+    """SHA-256 hex of an already normalised identifier, computed independently of the provider."""
+    return hashlib.sha256(text.encode()).hexdigest()
+
+
+def record(n: int, **overrides: Any) -> dict[str, Any]:
+    """A realistic purchase row: raw e-mail and US phone, ISO time ``n`` seconds before an hour ago."""
+    row = {
+        "event": "Purchase",
+        "event_time": datetime.fromtimestamp(NOW_S - 3600 - n, timezone.utc).isoformat(),
+        "email": f" Customer{n}@Example.com ",
+        "phone": f"(415) 555-{n % 10_000:04d}",
+        "page_url": f"https://shop.example.com/checkout/{n}",
+        "ip": "203.0.113.7",
+        "user_agent": "Mozilla/5.0 (iPhone; CPU iPhone OS 17_0 like Mac OS X)",
+        "content_id": f"sku-{n % 50}",
+        "price": "19.99",
+        "quantity": 1 + n % 3,
+        "order_id": f"order-{n}",
+    }
+    row.update(overrides)
+    return row
+
+
+def records(count: int, start: int = 0) -> list[dict[str, Any]]:
+    return [record(n) for n in range(start, start + count)]
+
+
+class FakeTaskInstance:
+    """Records what the operator pushes to XCom; names the run like a real task instance."""
+
+    def __init__(self, run_id: str, dag_id: str = "events_dag", task_id: str = "upload") -> None:
+        self.dag_id, self.task_id, self.run_id, self.map_index = dag_id, task_id, run_id, -1
+        self.xcom: dict[str, Any] = {}
+
+    def xcom_push(self, key: str, value: Any) -> None:
+        self.xcom[key] = value
+
+
+@pytest.fixture(scope="session")
+def events_emulator_server() -> Iterator[EmulatorServer]:
+    """One emulator for the folder (starting uvicorn per test would dominate the run time)."""
+    with EmulatorServer(now=NOW) as server:
+        yield server
+
+
+@pytest.fixture
+def home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """A fresh AIRFLOW_HOME: progress and rejects files start empty."""
+    monkeypatch.setenv("AIRFLOW_HOME", str(tmp_path))
+    return tmp_path
+
+
+@pytest.fixture
+def emulator(events_emulator_server: EmulatorServer, monkeypatch: pytest.MonkeyPatch, home: Path) -> EmulatorServer:
+    """The emulator at its seeded start, ``tiktok_default`` pointing at it, the operator's clock at NOW."""
+    events_emulator_server.reset()
+    conn = {
+        "conn_type": "tiktok_ads",
+        "host": events_emulator_server.url,
+        "password": ACCESS_TOKEN,
+        "extra": {"app_id": APP_ID, "app_secret": APP_SECRET, "advertiser_id": ADVERTISER_A, "rate_limit": "1000"},
+    }
+    monkeypatch.setenv("AIRFLOW_CONN_TIKTOK_DEFAULT", json.dumps(conn))
+    monkeypatch.setattr(events_op, "utcnow", lambda: NOW)
+    return events_emulator_server
+
+
+@pytest.fixture
+def context() -> Callable[..., dict[str, Any]]:
+    """A task context for ``run_id`` (the same run id makes a retry of the same run)."""
+
+    def make(run_id: str = "manual__2026-03-10T15:30:00+00:00") -> dict[str, Any]:
+        return {"ti": FakeTaskInstance(run_id), "run_id": run_id}
+
+    return make
+
+
+def operator(**kwargs: Any) -> events_op.TikTokEventsUploadOperator:
+    """An upload operator whose hook never sleeps between retries."""
+    op = events_op.TikTokEventsUploadOperator(**{"task_id": "upload", "event_source_id": PIXEL, **kwargs})
+    op.hook._sleep = lambda seconds: None
+    return op
+
+
+def track_calls(emulator: EmulatorServer) -> list[dict[str, Any]]:
+    """The emulator's log of ``event/track/`` requests (faulted ones included)."""
+    return [entry for entry in emulator.state.requests() if entry["path"].endswith("event/track/")]
+
+
+def receipts(emulator: EmulatorServer) -> dict[str, int]:
+    """How many times the emulator accepted each event_id for the test pixel."""
+    return emulator.state.event_summary(PIXEL)["receipts"]
