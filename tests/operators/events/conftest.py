@@ -113,6 +113,6 @@ def track_calls(emulator: EmulatorServer) -> list[dict[str, Any]]:
     return [entry for entry in emulator.state.requests() if entry["path"].endswith("event/track/")]
 
 
-def receipts(emulator: EmulatorServer) -> dict[str, int]:
-    """How many times the emulator accepted each event_id for the test pixel."""
-    return emulator.state.event_summary(PIXEL)["receipts"]
+def receipts(emulator: EmulatorServer, pixel: str = PIXEL) -> dict[str, int]:
+    """How many times the emulator accepted each event_id for ``pixel``."""
+    return emulator.state.event_summary(pixel)["receipts"]
