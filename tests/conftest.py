@@ -46,3 +46,15 @@ def tiktok_conn(set_tiktok_conn: Callable[..., None]) -> Iterator[str]:
     """A default connection to the fake base URL used with requests-mock, with a high rate limit."""
     set_tiktok_conn(rate_limit="1000")
     yield "tiktok_default"
+
+
+@pytest.fixture
+def memory_store(monkeypatch: pytest.MonkeyPatch) -> str:
+    """fsspec's in-memory file system registered as an ObjectStoragePath scheme (stands in for S3/GCS)."""
+    from airflow.sdk.io import fs
+    from fsspec.implementations.memory import MemoryFileSystem
+
+    monkeypatch.setitem(fs._register_filesystems(), "memory", lambda conn_id, options=None: MemoryFileSystem())
+    MemoryFileSystem.store.clear()
+    MemoryFileSystem.pseudo_dirs[:] = [""]
+    return "memory://tiktok-state/prod"

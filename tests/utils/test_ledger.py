@@ -204,18 +204,6 @@ def test_crash_after_reserve_keeps_the_count_and_frees_the_lock(tmp_path: Path) 
         assert book.calls_left(NOON) == 23
 
 
-@pytest.fixture
-def memory_store(monkeypatch: pytest.MonkeyPatch) -> str:
-    """Register fsspec's in-memory file system as an ObjectStoragePath scheme (stands in for S3/GCS)."""
-    from airflow.sdk.io import fs
-    from fsspec.implementations.memory import MemoryFileSystem
-
-    monkeypatch.setitem(fs._register_filesystems(), "memory", lambda conn_id, options=None: MemoryFileSystem())
-    MemoryFileSystem.store.clear()
-    MemoryFileSystem.pseudo_dirs[:] = [""]
-    return "memory://tiktok-state/prod"
-
-
 def test_object_store_root(memory_store: str) -> None:
     from airflow.sdk import ObjectStoragePath
 

@@ -81,15 +81,3 @@ def audience_calls(emulator: EmulatorServer) -> dict[str, dict[str, int]]:
 def path_calls(emulator: EmulatorServer, suffix: str) -> int:
     """Requests the emulator answered on a path ending in ``suffix``."""
     return sum(n for path, n in emulator.state.stats()["calls"].items() if path.rstrip("/").endswith(suffix))
-
-
-@pytest.fixture
-def memory_store(monkeypatch: pytest.MonkeyPatch) -> str:
-    """fsspec's in-memory file system registered as an ObjectStoragePath scheme (stands in for S3/GCS)."""
-    from airflow.sdk.io import fs
-    from fsspec.implementations.memory import MemoryFileSystem
-
-    monkeypatch.setitem(fs._register_filesystems(), "memory", lambda conn_id, options=None: MemoryFileSystem())
-    MemoryFileSystem.store.clear()
-    MemoryFileSystem.pseudo_dirs[:] = [""]
-    return "memory://tiktok-state/prod"
