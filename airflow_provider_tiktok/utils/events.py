@@ -40,6 +40,12 @@ USER_TEXT_FIELDS = ("ttclid", "ttp", "user_agent", "locale")
 PROPERTY_TEXT_FIELDS = ("order_id", "shop_id", "query", "description")
 DEVICE_ID_FIELDS = ("idfa", "idfv", "gaid")
 HASHED_FIELDS = ("email", "phone", "external_id")
+_CONTENT_FIELD_SET = frozenset(CONTENT_FIELDS)
+_DEVICE_ID_SET = frozenset(DEVICE_ID_FIELDS)
+_PROPERTY_FIELD_SET = frozenset(
+    {"value", "currency", "content_type", "contents", "num_items", *CONTENT_FIELDS, *PROPERTY_TEXT_FIELDS}
+)
+_ZERO = Decimal(0)
 CANONICAL_FIELDS = frozenset(
     {
         "event",
@@ -90,9 +96,11 @@ CURRENCIES = frozenset(currency.alpha_3 for currency in pycountry.currencies)
 MAX_EVENT_AGE_DAYS = 28
 MAX_FUTURE_SECONDS = 300
 EVENT_ID_LENGTH = 36
+PHONE_CACHE_SIZE = 50_000
 #: Above this, a numeric timestamp is in milliseconds (1e11 seconds is the year 5138).
 _MILLISECONDS_FROM = 100_000_000_000
 _DIGITS = re.compile(r"\d+(\.\d*)?")
+_IPV4 = re.compile(r"(?:(?:25[0-5]|2[0-4]\d|1\d\d|[1-9]?\d)\.){3}(?:25[0-5]|2[0-4]\d|1\d\d|[1-9]?\d)")
 _DATE_ONLY = re.compile(r"\d{4}-?\d{2}-?\d{2}")
 _TRUE = frozenset({"true", "1", "yes", "y", "t"})
 _FALSE = frozenset({"false", "0", "no", "n", "f"})
@@ -151,10 +159,23 @@ class EventRules:
 
 @dataclass
 class BuildTally:
-    """What building events noticed without rejecting rows: dropped identifiers, custom event names."""
+    """What building events noticed without rejecting rows (dropped identifiers, custom event names), and the
+    upload's phone hashes by raw value: parsing a phone costs more than the rest of an event, and a customer
+    sends several events (bounded; dropped with the upload)."""
 
     dropped_fields: Counter[str] = field(default_factory=Counter)
     nonstandard_event_names: Counter[str] = field(default_factory=Counter)
+    phone_hashes: dict[Any, str] = field(default_factory=dict, repr=False)
+
+    def hash_phone(self, value: Any, region: str) -> str:
+        """``hash_phone`` through the bounded cache."""
+        digest = self.phone_hashes.get(value)
+        if digest is None:
+            digest = hash_phone(value, region)
+            if len(self.phone_hashes) >= PHONE_CACHE_SIZE:
+                self.phone_hashes.clear()
+            self.phone_hashes[value] = digest
+        return digest
 
 
 def check_fields(record: Mapping[str, Any], row: int) -> None:
@@ -172,46 +193,72 @@ def check_fields(record: Mapping[str, Any], row: int) -> None:
 
 def build_event(record: Mapping[str, Any], row: int, rules: EventRules, tally: BuildTally) -> dict[str, Any]:
     """The ``event/track/`` event for one canonical record; raises :class:`RowRejected` for a bad row."""
-    check_fields(record, row)
-    name = _text(record.get("event"), "event", row) or rules.default_event
+    if not record.keys() <= CANONICAL_FIELDS:
+        check_fields(record, row)
+    given = {key: value for key, value in record.items() if value is not None and value != ""}
+    name = _text(given["event"], "event", row) if "event" in given else None
+    name = name or rules.default_event
     if not name:
         raise RowRejected("is missing: add an event column or set default_event", row=row, field="event")
     if name not in STANDARD_EVENTS:
         tally.nonstandard_event_names[name] += 1
-    moment = parse_event_time(record.get("event_time"), row)
+    moment = parse_event_time(given.get("event_time"), row)
     if moment < rules.oldest:
         raise RowRejected(f"is older than {rules.max_event_age_days} days", row=row, field="event_time")
     if moment > rules.now + MAX_FUTURE_SECONDS:
         raise RowRejected("is more than 5 minutes in the future", row=row, field="event_time")
-    user = _user(record, row, rules, tally)
-    event: dict[str, Any] = {"event": name, "event_time": moment, "event_id": None, "user": user}
-    properties = _properties(record, row, rules)
-    if properties:
-        event["properties"] = properties
-    page = _page(record, row, rules)
+    event: dict[str, Any] = {"event": name, "event_time": moment, "event_id": None, "user": None}
+    event["user"] = _user(given, row, rules, tally)
+    if not given.keys().isdisjoint(_PROPERTY_FIELD_SET):
+        properties = _properties(given, row, rules)
+        if properties:
+            event["properties"] = properties
+    page = _page(given, row, rules)
     if page:
         event["page"] = page
-    event["limited_data_use"] = _flag(record.get("limited_data_use"), rules.limited_data_use, row)
-    event["event_id"] = _text(record.get("event_id"), "event_id", row) or derive_event_id(event)
+    event["limited_data_use"] = (
+        _flag(given["limited_data_use"], row) if "limited_data_use" in given else rules.limited_data_use
+    )
+    event_id = _text(given["event_id"], "event_id", row) if "event_id" in given else None
+    event["event_id"] = event_id or derive_event_id(event)
     return event
 
 
 def derive_event_id(event: Mapping[str, Any]) -> str:
     """36 hex characters from the hashed identity, event name, time and order id: reruns give the same id."""
     user = event.get("user") or {}
-    properties = event.get("properties") or {}
-    parts = [
-        event["event"],
-        str(event["event_time"]),
-        *(str(user.get(key) or "") for key in ("email", "phone", "external_id", *DEVICE_ID_FIELDS, "ttclid", "ttp")),
-        str(properties.get("order_id") or ""),
-    ]
-    return hashlib.sha256("\x1f".join(parts).encode("utf-8")).hexdigest()[:EVENT_ID_LENGTH]
+    get = user.get
+    order_id = (event.get("properties") or {}).get("order_id") or ""
+    key = (
+        f"{event['event']}\x1f{event['event_time']}\x1f{get('email') or ''}\x1f{get('phone') or ''}\x1f"
+        f"{get('external_id') or ''}\x1f{get('idfa') or ''}\x1f{get('idfv') or ''}\x1f{get('gaid') or ''}\x1f"
+        f"{get('ttclid') or ''}\x1f{get('ttp') or ''}\x1f{order_id}"
+    )
+    return hashlib.sha256(key.encode("utf-8")).hexdigest()[:EVENT_ID_LENGTH]
 
 
 def parse_event_time(value: Any, row: int | None = None) -> int:
     """Unix seconds (UTC) from ISO 8601 (with or without offset; none means UTC), Unix seconds or
     milliseconds (numbers or digit strings) or a datetime."""
+    if isinstance(value, str):
+        text = value.strip()
+        if len(text) > 10 and text[4] == "-":  # ISO 8601 date and time
+            if text[-1] in "Zz":
+                text = text[:-1] + "+00:00"
+            try:
+                value = datetime.fromisoformat(text)
+            except ValueError:
+                raise RowRejected(
+                    "is not ISO 8601, Unix seconds or milliseconds", row=row, field="event_time"
+                ) from None
+        elif _DIGITS.fullmatch(text):
+            return _epoch(Decimal(text), row)
+        elif not text:
+            raise RowRejected("is missing", row=row, field="event_time")
+        elif _DATE_ONLY.fullmatch(text):
+            raise RowRejected("needs a date and a time", row=row, field="event_time")
+        else:
+            raise RowRejected("is not ISO 8601, Unix seconds or milliseconds", row=row, field="event_time")
     if isinstance(value, datetime):
         return int((value if value.tzinfo else value.replace(tzinfo=_UTC)).timestamp() // 1)
     if isinstance(value, bool) or value is None or isinstance(value, date):
@@ -219,22 +266,7 @@ def parse_event_time(value: Any, row: int | None = None) -> int:
         raise RowRejected(reason, row=row, field="event_time")
     if isinstance(value, int | float | Decimal):
         return _epoch(value, row)
-    if not isinstance(value, str):
-        raise RowRejected("must be ISO 8601 text, Unix seconds or milliseconds", row=row, field="event_time")
-    text = value.strip()
-    if not text:
-        raise RowRejected("is missing", row=row, field="event_time")
-    if _DIGITS.fullmatch(text):
-        return _epoch(Decimal(text), row)
-    if _DATE_ONLY.fullmatch(text):
-        raise RowRejected("needs a date and a time", row=row, field="event_time")
-    if text[-1] in "Zz":
-        text = text[:-1] + "+00:00"
-    try:
-        moment = datetime.fromisoformat(text)
-    except ValueError:
-        raise RowRejected("is not ISO 8601, Unix seconds or milliseconds", row=row, field="event_time") from None
-    return parse_event_time(moment, row)
+    raise RowRejected("must be ISO 8601 text, Unix seconds or milliseconds", row=row, field="event_time")
 
 
 def _epoch(number: float | Decimal, row: int | None) -> int:
@@ -255,40 +287,55 @@ def _text(value: Any, name: str, row: int) -> str | None:
     raise RowRejected("must be text", row=row, field=name)
 
 
-def _user(record: Mapping[str, Any], row: int, rules: EventRules, tally: BuildTally) -> dict[str, Any]:
+def _user(given: Mapping[str, Any], row: int, rules: EventRules, tally: BuildTally) -> dict[str, Any]:
     """Hashed email/phone/external_id, device ids and clear-text signals; unusable identifiers dropped."""
     user: dict[str, Any] = {}
     for name in HASHED_FIELDS:
-        value = record.get(name)
-        if value is None or value == "":
+        if name not in given:
             continue
         try:
-            user[name] = hash_identifier(name, value, rules.default_phone_region)
+            if name == "email":
+                user[name] = hash_email(given[name])
+            elif name == "phone":
+                user[name] = tally.hash_phone(given[name], rules.default_phone_region)
+            else:
+                user[name] = hash_external_id(given[name])
         except InvalidIdentifier:
             tally.dropped_fields[name] += 1
-    for name in DEVICE_ID_FIELDS:
-        value = record.get(name)
-        if value is None or value == "":
-            continue
-        try:
-            user[name] = _device_id(value, name)
-        except InvalidIdentifier:
-            tally.dropped_fields[name] += 1
-    ip = record.get("ip")
-    if ip is not None and ip != "":
-        try:
-            user["ip"] = str(ipaddress.ip_address(str(ip).strip()))
-        except ValueError:
+    if not given.keys().isdisjoint(_DEVICE_ID_SET):
+        for name in DEVICE_ID_FIELDS:
+            if name in given:
+                try:
+                    user[name] = _device_id(given[name], name)
+                except InvalidIdentifier:
+                    tally.dropped_fields[name] += 1
+    if "ip" in given:
+        address = _ip(given["ip"])
+        if address:
+            user["ip"] = address
+        else:
             tally.dropped_fields["ip"] += 1
     for name in USER_TEXT_FIELDS:
-        text = _text(record.get(name), name, row)
-        if text:
-            user[name] = text
-    if rules.event_source == "web" and not user.keys() & {"email", "phone", "external_id"}:
+        if name in given:
+            text = _text(given[name], name, row)
+            if text:
+                user[name] = text
+    if rules.event_source == "web" and "email" not in user and "phone" not in user and "external_id" not in user:
         raise RowRejected("a web event needs a usable email, phone or external_id", row=row, field="user")
-    if rules.event_source == "offline" and not user.keys() & {"email", "phone"}:
+    if rules.event_source == "offline" and "email" not in user and "phone" not in user:
         raise RowRejected("an offline event needs a usable email or phone", row=row, field="user")
     return user
+
+
+def _ip(value: Any) -> str | None:
+    """The IPv4 or IPv6 address in its standard form (IPv6 compressed), or None when it is not one."""
+    text = str(value).strip()
+    if _IPV4.fullmatch(text):
+        return text
+    try:
+        return str(ipaddress.ip_address(text))
+    except ValueError:
+        return None
 
 
 def hash_identifier(name: str, value: Any, phone_region: str) -> str:
@@ -309,14 +356,14 @@ def _device_id(value: Any, name: str) -> str:
     return normalised if name == "gaid" else normalised.upper()
 
 
-def _properties(record: Mapping[str, Any], row: int, rules: EventRules) -> dict[str, Any]:
+def _properties(given: Mapping[str, Any], row: int, rules: EventRules) -> dict[str, Any]:
     """currency, value, content_type, contents, num_items and the order/shop/search/description texts."""
     properties: dict[str, Any] = {}
-    contents = _contents(record, row)
-    value = _number(record.get("value"), "value", row)
+    contents = _contents(given, row)
+    value = _decimal(given["value"], "value", row) if "value" in given else None
     if value is None and contents and all("price" in c and "quantity" in c for c in contents):
-        value = sum((c["price"] * c["quantity"] for c in contents), Decimal(0))
-    currency = _text(record.get("currency"), "currency", row)
+        value = sum([c["price"] * c["quantity"] for c in contents], _ZERO)
+    currency = _text(given["currency"], "currency", row) if "currency" in given else None
     if currency:
         currency = currency.upper()
         if currency not in CURRENCIES:
@@ -327,31 +374,35 @@ def _properties(record: Mapping[str, Any], row: int, rules: EventRules) -> dict[
         properties["currency"] = currency
     if value is not None:
         properties["value"] = _json_number(value)
-    content_type = _text(record.get("content_type"), "content_type", row)
+    content_type = _text(given["content_type"], "content_type", row) if "content_type" in given else None
     if content_type and content_type not in CONTENT_TYPES:
         raise RowRejected(f"must be one of {', '.join(CONTENT_TYPES)}", row=row, field="content_type")
     if content_type or contents:
         properties["content_type"] = content_type or rules.default_content_type
     if contents:
-        properties["contents"] = [
-            {key: _json_number(v) if key == "price" else v for key, v in content.items()} for content in contents
-        ]
-    num_items = _count(record.get("num_items"), "num_items", row)
-    if num_items is not None:
-        properties["num_items"] = num_items
+        for content in contents:
+            if "price" in content:
+                content["price"] = _json_number(content["price"])
+        properties["contents"] = contents
+    if "num_items" in given:
+        properties["num_items"] = _count(given["num_items"], "num_items", row)
     for name in PROPERTY_TEXT_FIELDS:
-        text = _text(record.get(name), name, row)
-        if text:
-            properties[name] = text
+        if name in given:
+            text = _text(given[name], name, row)
+            if text:
+                properties[name] = text
     return properties
 
 
-def _contents(record: Mapping[str, Any], row: int) -> list[dict[str, Any]]:
+def _contents(given: Mapping[str, Any], row: int) -> list[dict[str, Any]]:
     """``contents`` (a list, or its JSON text from a CSV cell), or one entry built from the row's content_*
     fields; prices stay Decimal here so that ``value`` sums exactly."""
-    single = {name: record[name] for name in CONTENT_FIELDS if record.get(name) not in (None, "")}
-    raw = record.get("contents")
-    if raw in (None, "", []):
+    raw = given.get("contents")
+    if given.keys().isdisjoint(_CONTENT_FIELD_SET):
+        single = None
+    else:
+        single = {name: given[name] for name in CONTENT_FIELDS if name in given}
+    if raw is None or raw == []:
         return [_content(single, row, "")] if single else []
     if single:
         raise RowRejected("give either contents or content_* fields, not both", row=row, field="contents")
@@ -366,14 +417,17 @@ def _contents(record: Mapping[str, Any], row: int) -> list[dict[str, Any]]:
 
 
 def _content(item: Mapping[str, Any], row: int, prefix: str) -> dict[str, Any]:
-    unknown = item.keys() - set(CONTENT_FIELDS)
-    if unknown:
-        raise RowRejected("is not a contents field", row=row, field=prefix + sorted(unknown)[0])
+    """One contents entry in TikTok's field order: price as Decimal, quantity as int, the rest as text."""
+    if not item.keys() <= _CONTENT_FIELD_SET:
+        unknown = sorted(item.keys() - _CONTENT_FIELD_SET)[0]
+        raise RowRejected("is not a contents field", row=row, field=prefix + unknown)
     content: dict[str, Any] = {}
     for name in CONTENT_FIELDS:
         value = item.get(name)
+        if value is None:
+            continue
         if name == "price":
-            value = _number(value, prefix + name, row)
+            value = _decimal(value, prefix + name, row)
         elif name == "quantity":
             value = _count(value, prefix + name, row)
         else:
@@ -384,15 +438,13 @@ def _content(item: Mapping[str, Any], row: int, prefix: str) -> dict[str, Any]:
 
 
 def _decimal(value: Any, name: str, row: int) -> Decimal | None:
+    """A non-negative amount (price, value), kept exact as Decimal until it is sent; blank is None."""
     if value is None or value == "":
         return None
     if isinstance(value, bool):
         raise RowRejected("must be a number", row=row, field=name)
     try:
-        if isinstance(value, str):
-            number = Decimal(value.strip())
-        else:
-            number = Decimal(repr(value)) if isinstance(value, float) else Decimal(value)
+        number = Decimal(repr(value)) if isinstance(value, float) else Decimal(value)
     except (InvalidOperation, TypeError, ValueError):
         raise RowRejected("must be a number", row=row, field=name) from None
     if not number.is_finite():
@@ -402,13 +454,14 @@ def _decimal(value: Any, name: str, row: int) -> Decimal | None:
     return number
 
 
-def _number(value: Any, name: str, row: int) -> Decimal | None:
-    """A non-negative amount (price, value), kept exact as Decimal until it is sent."""
-    return _decimal(value, name, row)
-
-
 def _count(value: Any, name: str, row: int) -> int | None:
     """A non-negative whole number (quantity, num_items); ``"2"`` and ``2.0`` are 2, ``2.5`` is an error."""
+    if value.__class__ is int:
+        if value < 0:
+            raise RowRejected("must not be negative", row=row, field=name)
+        return value
+    if value.__class__ is str and value.isascii() and value.isdigit():
+        return int(value)
     number = _decimal(value, name, row)
     if number is None:
         return None
@@ -419,28 +472,27 @@ def _count(value: Any, name: str, row: int) -> int | None:
 
 def _json_number(number: Decimal) -> int | float:
     """A JSON number: integral amounts as integers, others as the nearest float (``19.99`` stays ``19.99``)."""
-    return int(number) if number == number.to_integral_value() else float(number)
+    nearest = float(number)
+    return int(number) if nearest.is_integer() else nearest
 
 
-def _page(record: Mapping[str, Any], row: int, rules: EventRules) -> dict[str, str]:
+def _page(given: Mapping[str, Any], row: int, rules: EventRules) -> dict[str, str]:
     page: dict[str, str] = {}
-    url = _text(record.get("page_url"), "page_url", row)
+    url = _text(given["page_url"], "page_url", row) if "page_url" in given else None
     if url:
-        if not url.lower().startswith(("http://", "https://")):
+        if not url[:8].lower().startswith(("https://", "http://")):
             raise RowRejected("must be an http(s) URL", row=row, field="page_url")
         page["url"] = url
     elif rules.event_source == "web":
         raise RowRejected("is required for web events", row=row, field="page_url")
-    referrer = _text(record.get("referrer_url"), "referrer_url", row)
+    referrer = _text(given["referrer_url"], "referrer_url", row) if "referrer_url" in given else None
     if referrer:
         page["referrer"] = referrer
     return page
 
 
-def _flag(value: Any, default: bool, row: int) -> bool:
-    """A boolean from True/False, 1/0 or their usual spellings; absent means ``default``."""
-    if value is None or value == "":
-        return default
+def _flag(value: Any, row: int) -> bool:
+    """A boolean from True/False, 1/0 or their usual spellings."""
     if isinstance(value, bool):
         return value
     text = str(value).strip().lower()

@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import hashlib
+import random
 
+import phonenumbers
 import pytest
 
 from airflow_provider_tiktok.utils.hashing import (
@@ -51,6 +53,30 @@ def test_email_is_trimmed_lowercased_then_hashed(raw, normalised):
 def test_phone_is_e164_then_hashed(raw, region, e164):
     assert normalise_phone(raw, region) == e164
     assert hash_phone(raw, region) == digest(e164)
+
+
+def test_the_north_american_shortcut_agrees_with_phonenumbers_on_random_shapes():
+    rng = random.Random(7)
+    separators = ["", " ", "-", ".", "  "]
+    for _ in range(5000):
+        prefix = rng.choice(["", "1", "+1", "1 ", "+1 ", "+1-", "+", "011 ", "01"])
+        opening, closing = rng.choice([("(", ")"), ("", ""), ("(", ""), ("", ")")])
+        area, exchange, line = rng.randint(100, 999), rng.randint(0, 999), rng.randint(0, 9999)
+        text = (
+            f"{prefix}{opening}{area}{closing}{rng.choice(separators)}{exchange:03d}{rng.choice(separators)}{line:04d}"
+        )
+        for region in ("US", "CA"):
+            try:
+                number = phonenumbers.parse(text, region)
+                expected = phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.E164)
+                expected = expected if phonenumbers.is_possible_number(number) else None
+            except phonenumbers.NumberParseException:
+                expected = None
+            try:
+                got = normalise_phone(text, region)
+            except InvalidIdentifier:
+                got = None
+            assert got == expected, (text, region)
 
 
 def test_external_id_keeps_case_and_trims():
