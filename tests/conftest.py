@@ -6,9 +6,12 @@ import json
 import os
 import tempfile
 from collections.abc import Callable, Iterator
+from datetime import datetime, timezone
 from pathlib import Path
 
 import pytest
+
+from airflow_provider_tiktok.emulator.testing import EmulatorServer
 
 # Isolate every test process from the developer's own Airflow before anything imports Airflow.
 _SESSION_HOME = Path(tempfile.mkdtemp(prefix="tiktok-airflow-home-"))
@@ -22,6 +25,9 @@ pytest_plugins = ["tests.pg_server"]
 FAKE_TOKEN = "tok-7f3c9a1e2b4d6f8091a2b3c4d5e6f708"
 FAKE_SECRET = "app-secret-5e6f7081a2b3c4d5"
 TEST_BASE_URL = "https://tiktok.test"
+#: The emulator's frozen clock in tests: 07:30 in Los Angeles, 16:30 in Berlin, 00:30 the next day in Tokyo;
+#: far enough from midnight UTC that a test's calls stay on one UTC day unless it moves the clock.
+EMULATOR_NOW = datetime(2026, 3, 10, 15, 30, tzinfo=timezone.utc)
 
 
 def conn_json(host: str = TEST_BASE_URL, token: str = FAKE_TOKEN, **extra: object) -> str:
@@ -58,3 +64,11 @@ def memory_store(monkeypatch: pytest.MonkeyPatch) -> str:
     MemoryFileSystem.store.clear()
     MemoryFileSystem.pseudo_dirs[:] = [""]
     return "memory://tiktok-state/prod"
+
+
+@pytest.fixture(scope="session")
+def emulator_server() -> Iterator[EmulatorServer]:
+    """One emulator for the whole session (per-test uvicorn starts would dominate); each folder's
+    ``emulator`` fixture resets it to its seeded start."""
+    with EmulatorServer(now=EMULATOR_NOW) as server:
+        yield server

@@ -3,8 +3,7 @@
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Callable, Iterator
-from datetime import datetime, timezone
+from collections.abc import Callable
 from typing import Any
 
 import pytest
@@ -12,9 +11,10 @@ import requests
 
 from airflow_provider_tiktok.emulator import ACCESS_TOKEN, API_PREFIX
 from airflow_provider_tiktok.emulator.testing import EmulatorServer
+from tests.conftest import EMULATOR_NOW
 
 #: The session server's frozen clock: 07:30 in Los Angeles, 16:30 in Berlin, 00:30 the next day in Tokyo.
-FIXED_NOW = datetime(2026, 3, 10, 15, 30, tzinfo=timezone.utc)
+FIXED_NOW = EMULATOR_NOW
 
 
 class Api:
@@ -42,13 +42,6 @@ class Api:
         )
         assert response.status_code == 200, response.text
         return response.json()
-
-
-@pytest.fixture(scope="session")
-def emulator_server() -> Iterator[EmulatorServer]:
-    """One emulator for the whole session (starting uvicorn per test would dominate the run time)."""
-    with EmulatorServer(now=FIXED_NOW) as server:
-        yield server
 
 
 @pytest.fixture

@@ -5,8 +5,6 @@ from __future__ import annotations
 import io
 import itertools
 import threading
-from collections.abc import Iterator
-from datetime import datetime, timezone
 
 import pytest
 import requests
@@ -24,20 +22,15 @@ from airflow_provider_tiktok.emulator.testing import EmulatorServer
 from airflow_provider_tiktok.exceptions import TikTokApiError
 from airflow_provider_tiktok.hooks.connection import TikTokConnectionConfig
 from airflow_provider_tiktok.hooks.tiktok import TikTokAdsHook
+from tests.conftest import EMULATOR_NOW
 
-NOW = datetime(2026, 3, 10, 15, 30, tzinfo=timezone.utc)
-
-
-@pytest.fixture(scope="module")
-def server() -> Iterator[EmulatorServer]:
-    with EmulatorServer(now=NOW) as running:
-        yield running
+NOW = EMULATOR_NOW
 
 
 @pytest.fixture
-def emulator(server: EmulatorServer) -> EmulatorServer:
-    server.reset()
-    return server
+def emulator(emulator_server: EmulatorServer) -> EmulatorServer:
+    emulator_server.reset()
+    return emulator_server
 
 
 @pytest.fixture

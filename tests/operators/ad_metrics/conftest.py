@@ -3,8 +3,8 @@ operator's clock following the emulator's, a task context, and a spy on the hook
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
-from datetime import datetime, timezone
+from collections.abc import Callable
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
@@ -13,10 +13,11 @@ import pytest
 from airflow_provider_tiktok.emulator import ACCESS_TOKEN, APP_ID, APP_SECRET
 from airflow_provider_tiktok.emulator.testing import EmulatorServer
 from airflow_provider_tiktok.operators import ad_metrics
+from tests.conftest import EMULATOR_NOW
 from tests.pg_server import postgres_server  # noqa: F401  (the fixture, for the table destination tests)
 
 #: 07:30 in Los Angeles (PDT), 16:30 in Berlin, 00:30 on March 11 in Tokyo.
-NOW = datetime(2026, 3, 10, 15, 30, tzinfo=timezone.utc)
+NOW = EMULATOR_NOW
 
 
 class FakeTaskInstance:
@@ -29,18 +30,11 @@ class FakeTaskInstance:
         self.xcom[key] = value
 
 
-@pytest.fixture(scope="session")
-def metrics_emulator_server() -> Iterator[EmulatorServer]:
-    """One emulator for these tests (its dataset is anchored on NOW's UTC date)."""
-    with EmulatorServer(now=NOW) as server:
-        yield server
-
-
 @pytest.fixture
-def emulator(metrics_emulator_server: EmulatorServer) -> EmulatorServer:
+def emulator(emulator_server: EmulatorServer) -> EmulatorServer:
     """The emulator back at its seeded start (clock at NOW, no faults)."""
-    metrics_emulator_server.reset()
-    return metrics_emulator_server
+    emulator_server.reset()
+    return emulator_server
 
 
 @pytest.fixture

@@ -4,8 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import json
-from collections.abc import Callable, Iterator
-from datetime import datetime, timezone
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -13,9 +12,9 @@ import pytest
 
 from airflow_provider_tiktok.emulator import ACCESS_TOKEN, ADVERTISER_A, APP_ID, APP_SECRET
 from airflow_provider_tiktok.emulator.testing import EmulatorServer
+from tests.conftest import EMULATOR_NOW
 
-#: 15:30 UTC: far enough from midnight that a test's syncs stay on one UTC day unless it moves the clock.
-FIXED_NOW = datetime(2026, 3, 10, 15, 30, tzinfo=timezone.utc)
+FIXED_NOW = EMULATOR_NOW
 
 
 def sha256(text: str) -> str:
@@ -31,13 +30,6 @@ def emails(start: int, count: int) -> list[str]:
 def hashed(values: list[str]) -> list[str]:
     """The sorted hashes TikTok should hold for these (already normalised) e-mails."""
     return sorted(sha256(v) for v in values)
-
-
-@pytest.fixture(scope="session")
-def emulator_server() -> Iterator[EmulatorServer]:
-    """One emulator for the folder (starting uvicorn per test would dominate the run time)."""
-    with EmulatorServer(now=FIXED_NOW) as server:
-        yield server
 
 
 @pytest.fixture
