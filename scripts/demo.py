@@ -57,8 +57,8 @@ def run_demo(stack: Stack, backfill_days: int) -> list[tuple[str, str, str, str]
         stack.trigger(dag_id, run_id, now.isoformat().replace("+00:00", "Z"))
         triggered[dag_id] = [run_id]
     if "tiktok_ad_metrics" in dag_ids:
-        end = (now - timedelta(days=2)).replace(hour=0, minute=0, second=0)
-        start = end - timedelta(days=backfill_days - 1)
+        start = (now - timedelta(days=backfill_days + 2)).replace(hour=0, minute=0, second=0)
+        end = start + timedelta(days=backfill_days)  # one run per advertiser-local day in [start, end)
         stack.backfill("tiktok_ad_metrics", start.strftime("%Y-%m-%dT%H:%M:%SZ"), end.strftime("%Y-%m-%dT%H:%M:%SZ"))
         triggered["tiktok_ad_metrics"] = []  # all of its runs: the triggered one and the backfill
     table = []
