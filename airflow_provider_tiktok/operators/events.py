@@ -70,6 +70,7 @@ class EventUpload:
     rejected_by_reason: Counter[str] = field(default_factory=Counter)
     batches: int = 0
     batches_resumed: int = 0
+    sent_earlier: int = 0
     isolation_calls: int = 0
     partial_without_details: int = 0
 
@@ -144,6 +145,7 @@ class EventUpload:
     def _resume(self, index: int, earlier: dict[str, Any]) -> None:
         """Count a batch an earlier attempt delivered, and keep its rejections."""
         self.batches_resumed += 1
+        self.sent_earlier += int(earlier.get("sent") or 0)
         self.sent += int(earlier.get("sent") or 0)
         self.rejected_by_reason.update({str(k): int(v) for k, v in (earlier.get("rejected") or {}).items()})
         self.rejects.carry(index)
@@ -369,7 +371,7 @@ class TikTokEventsUploadOperator(BaseOperator):
             "api_calls": self.hook.api_calls,
             "isolation_calls": upload.isolation_calls,
             "duration_s": round(duration, 3),
-            "events_per_s": round(upload.sent / duration, 1) if duration > 0 else 0.0,
+            "events_per_s": round((upload.sent - upload.sent_earlier) / duration, 1) if duration > 0 else 0.0,
             "rejects_uri": rejects_uri,
             "nonstandard_event_names": dict(upload.tally.nonstandard_event_names.most_common(MAX_LISTED_NAMES)),
             "dropped_fields": dict(sorted(upload.tally.dropped_fields.items())),

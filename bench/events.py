@@ -1,0 +1,286 @@
+"""Benchmark of the event upload: normalise+hash+serialise speed against a floor, requests per 100,000 events,
+and peak memory while 1,000,000 events stream from a file.
+
+    .venv/bin/python bench/events.py            # the issue's sizes (about two minutes)
+    .venv/bin/python bench/events.py --quick    # smaller sizes, a few seconds
+
+Prints measured values next to the targets (ratio <= 3, requests = ceil(n / 1000), peak RSS independent of
+n and <= 300 MB at 1M); it never fails on them.
+
+- Full path: ``build_event`` on raw rows of a web funnel (four events a customer; e-mail trimmed and
+  lower-cased, phone to E.164, external_id, ISO time, currency, contents, value, derived event_id) and
+  ``json.dumps`` of the request body, one batch of 1,000 at a time. US phones take the checked North American
+  shortcut; a second line shows German phones, which ``phonenumbers`` parses (once per customer and upload).
+- Floor: SHA-256 of the same three identifiers as given and ``json.dumps`` of an event of the same shape:
+  the work no uploader can avoid.
+- Requests: the operator against the emulator (in this process, thread-served).
+- Memory: a child process streams a CSV file through the operator's upload loop (reader, event building,
+  batching, isolation, progress and rejects files) with the HTTP call replaced by serialising the body; its
+  peak RSS is read at 1/10 of the size and at the full size.
+"""
+
+from __future__ import annotations
+
+import argparse
+import csv
+import hashlib
+import json
+import math
+import os
+import resource
+import subprocess
+import sys
+import tempfile
+import time
+from datetime import datetime, timedelta, timezone
+from pathlib import Path
+from typing import Any
+
+RATIO_TARGET = 3.0
+RSS_TARGET_MB = 300.0
+NOW = datetime(2026, 3, 10, 15, 30, tzinfo=timezone.utc)
+PIXEL = "CBENCHPIXEL00000001"
+COLUMNS = ["event", "event_time", "email", "phone", "external_id", "ip", "user_agent", "page_url", "currency"]
+COLUMNS += ["content_id", "price", "quantity", "order_id"]
+FUNNEL = ("ViewContent", "AddToCart", "InitiateCheckout", "CompletePayment")
+EVENTS_PER_CUSTOMER = len(FUNNEL)
+
+
+def raw_row(n: int, region: str = "US") -> dict[str, Any]:
+    """Event ``n`` of a realistic web funnel: each customer (raw e-mail, national phone of ``region``, id)
+    sends four events (view, add to cart, checkout, payment)."""
+    customer = n // EVENTS_PER_CUSTOMER
+    phone = f"(415) 5{customer % 100:02d}-{customer % 10_000:04d}" if region == "US" else f"030 {customer:08d}"
+    moment = NOW - timedelta(seconds=3600 + n % 86_400)
+    return {
+        "event": FUNNEL[n % len(FUNNEL)],
+        "event_time": moment.strftime("%Y-%m-%dT%H:%M:%SZ"),
+        "email": f" Customer.{customer}@Example.com",
+        "phone": phone,
+        "external_id": f"cust-{customer}",
+        "ip": f"198.51.{customer % 256}.{customer % 250 + 1}",
+        "user_agent": "Mozilla/5.0 (iPhone; CPU iPhone OS 17_4 like Mac OS X) AppleWebKit/605.1.15",
+        "page_url": f"https://shop.example.com/products/sku-{n % 500}",
+        "currency": "USD",
+        "content_id": f"sku-{n % 500}",
+        "price": f"{n % 90 + 9.99:.2f}",
+        "quantity": str(1 + n % 3),
+        "order_id": f"SO-{n}",
+    }
+
+
+def peak_rss_mb() -> float:
+    """This process's own peak resident set size in MB: ``VmHWM`` (ru_maxrss would carry the parent's peak
+    across fork and exec)."""
+    try:
+        with open("/proc/self/status", encoding="ascii") as status:
+            for line in status:
+                if line.startswith("VmHWM:"):
+                    return int(line.split()[1]) / 1024
+    except OSError:
+        pass
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+
+
+# -------------------------------------------------------------------------------------- speed
+def full_path(rows: list[dict[str, Any]], region: str = "US") -> float:
+    """Seconds to build and serialise every row, in request bodies of 1,000 events."""
+    from airflow_provider_tiktok.utils.events import BuildTally, EventRules, build_event
+
+    rules = EventRules(event_source="web", now=int(NOW.timestamp()), default_phone_region=region)
+    tally = BuildTally()
+    started = time.perf_counter()
+    for first in range(0, len(rows), 1000):
+        data = [build_event(row, first + n + 1, rules, tally) for n, row in enumerate(rows[first : first + 1000])]
+        json.dumps({"event_source": "web", "event_source_id": PIXEL, "data": data})
+    return time.perf_counter() - started
+
+
+def floor_path(rows: list[dict[str, Any]]) -> float:
+    """Seconds for SHA-256 of the same identifiers and ``json.dumps`` of events of the same shape."""
+
+    def sha(text: str) -> str:
+        return hashlib.sha256(text.encode()).hexdigest()
+
+    started = time.perf_counter()
+    for first in range(0, len(rows), 1000):
+        data = []
+        for row in rows[first : first + 1000]:
+            email, phone, external = sha(row["email"]), sha(row["phone"]), sha(row["external_id"])
+            data.append(
+                {
+                    "event": row["event"],
+                    "event_time": 1773153000,
+                    "event_id": email[:36],
+                    "user": {"email": email, "phone": phone, "external_id": external, "ip": row["ip"]},
+                    "properties": {
+                        "currency": row["currency"],
+                        "value": 19.99,
+                        "content_type": "product",
+                        "contents": [{"content_id": row["content_id"], "price": 19.99, "quantity": 1}],
+                        "order_id": row["order_id"],
+                    },
+                    "page": {"url": row["page_url"]},
+                    "limited_data_use": False,
+                }
+            )
+        json.dumps({"event_source": "web", "event_source_id": PIXEL, "data": data})
+    return time.perf_counter() - started
+
+
+def speed(count: int, region: str) -> dict[str, float]:
+    rows = [raw_row(n, region) for n in range(count)]
+    full = min(full_path(rows, region) for _ in range(3))
+    floor = min(floor_path(rows) for _ in range(3))
+    return {"events": count, "full_per_s": count / full, "floor_per_s": count / floor, "ratio": full / floor}
+
+
+# ----------------------------------------------------------------------------------- requests
+def requests_per(count: int) -> dict[str, Any]:
+    """Upload ``count`` events to the emulator with the operator; count its ``event/track/`` requests."""
+    from airflow_provider_tiktok.emulator import ACCESS_TOKEN, ADVERTISER_A
+    from airflow_provider_tiktok.emulator.testing import EmulatorServer
+
+    with tempfile.TemporaryDirectory() as home, EmulatorServer(now=NOW) as server:
+        os.environ["AIRFLOW_HOME"] = home
+        os.environ["AIRFLOW_CONN_TIKTOK_DEFAULT"] = json.dumps(
+            {
+                "conn_type": "tiktok_ads",
+                "host": server.url,
+                "password": ACCESS_TOKEN,
+                "extra": {"advertiser_id": ADVERTISER_A, "rate_limit": "1000"},
+            }
+        )
+        from airflow_provider_tiktok.operators import events as events_op
+
+        events_op.utcnow = lambda: NOW
+        operator = events_op.TikTokEventsUploadOperator(
+            task_id="bench", events=[raw_row(n) for n in range(count)], event_source_id=PIXEL
+        )
+        ti = type("TI", (), {"dag_id": "bench", "task_id": "bench", "map_index": -1, "xcom_push": lambda *a, **k: None})
+        summary = operator.execute({"ti": ti(), "run_id": "bench"})
+        calls = sum(1 for entry in server.state.requests() if entry["path"].endswith("event/track/"))
+        unique = server.state.event_summary(PIXEL)["unique"]
+    return {
+        "events": count,
+        "requests": calls,
+        "target": math.ceil(count / 1000),
+        "delivered": unique,
+        "events_per_s": summary["events_per_s"],
+    }
+
+
+# ------------------------------------------------------------------------------------- memory
+def write_csv(path: Path, count: int) -> None:
+    with path.open("w", newline="", encoding="utf-8") as handle:
+        writer = csv.DictWriter(handle, fieldnames=COLUMNS)
+        writer.writeheader()
+        for n in range(count):
+            writer.writerow(raw_row(n))
+
+
+def stream_child(path: str, home: str) -> None:
+    """In a fresh process: the operator's upload loop over a CSV file, HTTP replaced by serialising the body."""
+    os.environ["AIRFLOW_HOME"] = home
+    from airflow_provider_tiktok.operators.events import EventUpload
+    from airflow_provider_tiktok.utils.event_progress import RejectsLog, UploadProgress
+    from airflow_provider_tiktok.utils.events import EventRules
+    from airflow_provider_tiktok.utils.readers import iter_records
+
+    class SerialisingHook:
+        """Stands in for TikTokAdsHook: builds the request body as requests would, answers success."""
+
+        def __init__(self) -> None:
+            self.api_calls = 0
+            self.bytes = 0
+
+        def request(self, method: str, path: str, *, json: dict[str, Any]) -> dict[str, Any]:
+            import json as json_module
+
+            self.api_calls += 1
+            self.bytes += len(json_module.dumps(json).encode())
+            return {}
+
+    hook = SerialisingHook()
+    started = time.perf_counter()
+    upload = EventUpload(
+        hook,  # type: ignore[arg-type]
+        EventRules(event_source="web", now=int(NOW.timestamp())),
+        {"event_source": "web", "event_source_id": PIXEL},
+        1000,
+        4,
+        UploadProgress(f"{home}/progress.json", "bench"),
+        RejectsLog(f"{home}/rejects.jsonl", "bench"),
+    )
+    upload.run(iter_records(path))
+    upload.rejects.publish()
+    print(
+        json.dumps(
+            {
+                "events": upload.received,
+                "sent": upload.sent,
+                "requests": hook.api_calls,
+                "seconds": time.perf_counter() - started,
+                "peak_rss_mb": peak_rss_mb(),
+            }
+        )
+    )
+
+
+def memory(count: int) -> dict[str, Any]:
+    results = {}
+    with tempfile.TemporaryDirectory() as work:
+        for size in (count // 10, count):
+            path = Path(work) / f"events-{size}.csv"
+            write_csv(path, size)
+            home = Path(work) / f"home-{size}"
+            home.mkdir()
+            out = subprocess.run(
+                [sys.executable, __file__, "--stream-child", str(path), str(home)],
+                check=True,
+                capture_output=True,
+                text=True,
+            )
+            results[size] = json.loads(out.stdout.strip().splitlines()[-1])
+            path.unlink()
+    return results
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--quick", action="store_true", help="smaller sizes (seconds, not minutes)")
+    parser.add_argument("--stream-child", nargs=2, metavar=("CSV", "HOME"), help=argparse.SUPPRESS)
+    args = parser.parse_args()
+    if args.stream_child:
+        stream_child(*args.stream_child)
+        return
+    sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+    speed_n, requests_n, memory_n = (20_000, 10_000, 100_000) if args.quick else (100_000, 100_000, 1_000_000)
+
+    s = speed(speed_n, "US")
+    print(f"normalise+hash+serialise: {s['full_per_s']:,.0f} events/s over {speed_n:,} events (US phones)")
+    print(f"floor (SHA-256 of the same identifiers + json.dumps): {s['floor_per_s']:,.0f} events/s")
+    print(f"ratio full/floor: {s['ratio']:.2f} (target <= {RATIO_TARGET})")
+    g = speed(speed_n, "DE")
+    print(
+        f"with German phones (phonenumbers parses each customer's number once, {EVENTS_PER_CUSTOMER} events a "
+        f"customer): {g['full_per_s']:,.0f} vs {g['floor_per_s']:,.0f} events/s, ratio {g['ratio']:.2f}"
+    )
+
+    r = requests_per(requests_n)
+    print(
+        f"requests for {r['events']:,} events: {r['requests']} (target ceil(n/1000) = {r['target']}), "
+        f"{r['delivered']:,} delivered to the emulator, {r['events_per_s']:,.0f} events/s end to end"
+    )
+
+    m = memory(memory_n)
+    small, large = m[memory_n // 10], m[memory_n]
+    print(
+        f"streamed from CSV: {small['events']:,} events peak RSS {small['peak_rss_mb']:.0f} MB; "
+        f"{large['events']:,} events peak RSS {large['peak_rss_mb']:.0f} MB (target <= {RSS_TARGET_MB:.0f} MB, "
+        f"independent of n); {large['requests']:,} requests, {large['events'] / large['seconds']:,.0f} events/s"
+    )
+
+
+if __name__ == "__main__":
+    main()
