@@ -8,10 +8,11 @@ from airflow_provider_tiktok import __version__
 from airflow_provider_tiktok.hooks.connection import CONN_TYPE, conn_fields, ui_field_behaviour_kebab
 
 PACKAGE_NAME = "airflow-provider-tiktok"
-OPERATOR_MODULES = ("ad_metrics", "audience")
+OPERATOR_MODULES = ("ad_metrics", "audience", "events")
 EXTRA_LINKS = (
     "airflow_provider_tiktok.operators.ad_metrics.TikTokAdMetricsLink",
     "airflow_provider_tiktok.operators.audience.TikTokAudienceLink",
+    "airflow_provider_tiktok.operators.events.TikTokEventsManagerLink",
 )
 
 
