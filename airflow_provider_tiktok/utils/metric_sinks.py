@@ -158,8 +158,11 @@ def _statements(table: str) -> dict[str, str]:
     updated = [column for column in COLUMNS if column not in KEY_COLUMNS]
     staging = "tiktok_ad_metrics_staging"
     definitions = ", ".join(f'"{column}" {kind}' for column, kind in COLUMNS.items())
+    schema = table.rpartition(".")[0]
     return {
-        "create": f"CREATE TABLE IF NOT EXISTS {table} ({definitions}, "
+        # A schema-qualified table gets its schema too: "created if missing" should not stop at the schema.
+        "create": (f"CREATE SCHEMA IF NOT EXISTS {schema}; " if schema else "")
+        + f"CREATE TABLE IF NOT EXISTS {table} ({definitions}, "
         f'"imported_at" TIMESTAMPTZ NOT NULL DEFAULT now(), PRIMARY KEY ({names(KEY_COLUMNS)}))',
         "stage": f"CREATE TEMPORARY TABLE {staging} ON COMMIT DROP AS SELECT {names(COLUMNS)} FROM {table} "
         "WITH NO DATA",

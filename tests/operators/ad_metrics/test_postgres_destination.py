@@ -153,6 +153,14 @@ def test_a_schema_qualified_table(pg, emulator, emulator_conn, context):
     assert len(_rows(pg, '"analytics"."TikTok_Metrics"')) == summary["rows"] > 0
 
 
+def test_a_missing_schema_is_created_with_the_table(pg, emulator, emulator_conn, context):
+    op = TikTokAdMetricsOperator(
+        task_id="t", sql_conn_id="tiktok_pg", table="marketing_new.metrics", date_from="2026-02-01"
+    )
+    summary = op.execute(context())
+    assert len(_rows(pg, '"marketing_new"."metrics"')) == summary["rows"] > 0
+
+
 @pytest.mark.parametrize("table", ["ad-metrics", "a.b.c", "x; DROP TABLE y", "1table", "", "metrics "])
 def test_table_names_are_checked(table):
     with pytest.raises(TikTokConfigError, match=r"table must be a name or schema\.name"):
