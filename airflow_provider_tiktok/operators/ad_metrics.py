@@ -19,6 +19,7 @@ from airflow.sdk import Asset, AssetAlias, BaseOperator, BaseOperatorLink
 from airflow_provider_tiktok.exceptions import TikTokApiError, TikTokConfigError
 from airflow_provider_tiktok.hooks.tiktok import TikTokAdsHook
 from airflow_provider_tiktok.utils import reporting as rp
+from airflow_provider_tiktok.utils.assets import emit, literal_id, with_outlet
 from airflow_provider_tiktok.utils.codes import REPORT_TOO_LARGE
 from airflow_provider_tiktok.utils.metric_sinks import JsonLinesSink, MetricSink, PostgresUpsertSink, sql_hook
 from airflow_provider_tiktok.utils.storage import atomic_write_text, default_root
@@ -252,13 +253,11 @@ class TikTokAdMetricsOperator(BaseOperator):
         rate_limit: float | None = None,
         **kwargs: Any,
     ) -> None:
-        outlets = kwargs.pop("outlets", None) or []
-        outlets = list(outlets) if isinstance(outlets, list | tuple) else [outlets]
-        literal = isinstance(advertiser_id, str) and advertiser_id.strip().isdigit()
-        self._outlet: Asset | AssetAlias = (
-            advertiser_asset(advertiser_id.strip()) if literal else AssetAlias(name=ASSET_ALIAS)  # type: ignore[union-attr]
+        literal = literal_id(advertiser_id)
+        outlets, self._outlet = with_outlet(
+            kwargs.pop("outlets", None), advertiser_asset(literal) if literal else None, ASSET_ALIAS
         )
-        super().__init__(outlets=[*outlets, self._outlet], **kwargs)
+        super().__init__(outlets=outlets, **kwargs)
         if isinstance(lookback_days, bool) or not isinstance(lookback_days, int) or lookback_days < 0:
             raise TikTokConfigError("lookback_days must be a whole number of days, 0 or more")
         if isinstance(max_history_days, bool) or not isinstance(max_history_days, int) or max_history_days < 1:
@@ -280,6 +279,8 @@ class TikTokAdMetricsOperator(BaseOperator):
         self.tiktok_conn_id = tiktok_conn_id
         self.rate_limit = rate_limit
         self._date_from_is_default = date_from == DEFAULT_DATE_FROM
+        #: The sink and summary of a finished import, for lineage.
+        self._written: tuple[MetricSink, dict[str, Any]] | None = None
 
     @cached_property
     def hook(self) -> TikTokAdsHook:
@@ -303,8 +304,15 @@ class TikTokAdMetricsOperator(BaseOperator):
         with self._sink(advertiser_id) as sink:
             changed = run.run(sink)
         summary = self._summary(run, changed, sink.location)
+        self._written = (sink, summary)
         self._emit_asset(context, advertiser_id, summary, self._outlet)
         return summary
+
+    def get_openlineage_facets_on_complete(self, task_instance: Any) -> Any:
+        """OpenLineage: TikTok's report in, the destination out with its row count (from the run, no API call)."""
+        from airflow_provider_tiktok.utils.openlineage import ad_metrics_lineage
+
+        return ad_metrics_lineage(self.hook, self._written, self.table)
 
     def _check_days(self, start: date, end: date, today: date, zone_name: str, *, slack_days: int = 0) -> None:
         rp.check_history(start, end, today, self.max_history_days, zone_name=zone_name, slack_days=slack_days)
@@ -375,8 +383,4 @@ class TikTokAdMetricsOperator(BaseOperator):
     def _emit_asset(context: Context, advertiser_id: str, summary: dict[str, Any], outlet: Asset | AssetAlias) -> None:
         """Record the advertiser's asset event (directly or through the alias) with the run's totals as extra."""
         keys = ("date_from", "date_to", "lookback_from", "days", "rows", "currency", "totals", "destination")
-        extra = {key: summary[key] for key in keys}
-        if isinstance(outlet, AssetAlias):
-            context["outlet_events"][outlet].add(advertiser_asset(advertiser_id), extra=extra)
-        else:
-            context["outlet_events"][outlet].extra = extra
+        emit(context, outlet, advertiser_asset(advertiser_id), {key: summary[key] for key in keys})

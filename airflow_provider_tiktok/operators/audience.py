@@ -13,13 +13,15 @@ from datetime import datetime, timedelta, timezone
 from functools import cached_property
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, NoReturn
+from urllib.parse import quote
 
-from airflow.sdk import BaseOperator, BaseOperatorLink
+from airflow.sdk import Asset, BaseOperator, BaseOperatorLink
 
 from airflow_provider_tiktok.exceptions import TikTokApiError, TikTokConfigError
 from airflow_provider_tiktok.hooks.tiktok import TikTokAdsHook
 from airflow_provider_tiktok.utils import audience_plan as ap
 from airflow_provider_tiktok.utils import snapshots as sn
+from airflow_provider_tiktok.utils.assets import emit, literal_id, literal_text, with_outlet
 from airflow_provider_tiktok.utils.codes import INVALID_PARAMS
 from airflow_provider_tiktok.utils.hashing import InvalidIdentifier, hash_email, hash_maid, hash_phone
 from airflow_provider_tiktok.utils.ledger import (
@@ -44,12 +46,22 @@ XCOM_LINK_KEY = "tiktok_audience_url"
 #: Resume a little after 00:00 UTC so that TikTok's clock has certainly passed midnight too.
 QUOTA_RESET_MARGIN = timedelta(minutes=1)
 ON_QUOTA_EXHAUSTED = ("defer", "skip", "fail")
+#: Declared as the task's outlet when the advertiser or audience is only known at run time (each run attaches
+#: its audience's asset); literal ids or name declare the asset itself, registered when the DAG is parsed.
+ASSET_ALIAS = "tiktok_audience"
+#: What an audience asset event carries.
+ASSET_EXTRA_KEYS = ("mode", "audience_id", "added", "removed", "audience_size", "audience_calls_left_today")
 UPLOAD_THREADS = 4
 
 
 def utcnow() -> datetime:
     """The current instant in UTC (tests replace the operator's ``_clock``)."""
     return datetime.now(timezone.utc)
+
+
+def audience_asset(advertiser_id: str, audience_id: str | None, audience_name: str | None) -> Asset:
+    """The asset a sync updates: one audience, by the id the task names, else by its (URL-quoted) name."""
+    return Asset(uri=f"tiktok-audience://{advertiser_id}/{audience_id or quote(audience_name or '', safe='')}")
 
 
 @dataclass(frozen=True)
@@ -546,7 +558,10 @@ class TikTokAudienceSyncOperator(BaseOperator):
         replace_processing_minutes: float = 30,
         **kwargs: Any,
     ) -> None:
-        super().__init__(**kwargs)
+        outlets, self._outlet = with_outlet(
+            kwargs.pop("outlets", None), self._declared_asset(advertiser_id, audience_id, audience_name), ASSET_ALIAS
+        )
+        super().__init__(outlets=outlets, **kwargs)
         ap.calculate_type(id_type)
         if mode not in ap.MODES:
             raise TikTokConfigError(f"mode must be one of {', '.join(ap.MODES)}")
@@ -576,6 +591,16 @@ class TikTokAudienceSyncOperator(BaseOperator):
         self.replace_processing_minutes = replace_processing_minutes
         self._clock: Callable[[], datetime] = utcnow
 
+    @staticmethod
+    def _declared_asset(advertiser_id: object, audience_id: object, audience_name: object) -> Asset | None:
+        """The audience's asset when the DAG file names it literally, else None (its alias stands in)."""
+        advertiser = literal_id(advertiser_id)
+        if audience_id not in (None, ""):
+            audience = literal_id(audience_id)
+            return audience_asset(advertiser, audience, None) if advertiser and audience else None
+        name = literal_text(audience_name)
+        return audience_asset(advertiser, None, name) if advertiser and name else None
+
     @cached_property
     def hook(self) -> TikTokAdsHook:
         """The TikTok hook of ``tiktok_conn_id``."""
@@ -601,6 +626,8 @@ class TikTokAudienceSyncOperator(BaseOperator):
         summary["deferred_until"] = deferred_until
         context["ti"].xcom_push(key=XCOM_LINK_KEY, value=AUDIENCES_URL.format(advertiser_id=spec.advertiser_id))
         self.log.info("TikTok audience sync: %s", json.dumps(summary, sort_keys=True))
+        asset = audience_asset(spec.advertiser_id, spec.audience_id, spec.audience_name)
+        emit(context, self._outlet, asset, {key: summary[key] for key in ASSET_EXTRA_KEYS})
         return summary
 
     def _spec(self, context: Context) -> AudienceSyncSpec:

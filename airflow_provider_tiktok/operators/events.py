@@ -4,6 +4,7 @@ and hashed in the task, in batches of up to 1,000, bad rows isolated and set asi
 from __future__ import annotations
 
 import logging
+import re
 import time
 from collections import Counter
 from collections.abc import Iterator
@@ -13,12 +14,13 @@ from datetime import datetime, timezone
 from functools import cached_property
 from typing import TYPE_CHECKING, Any
 
-from airflow.sdk import BaseOperator, BaseOperatorLink
+from airflow.sdk import Asset, BaseOperator, BaseOperatorLink
 from airflow.sdk.exceptions import AirflowFailException
 
 from airflow_provider_tiktok.exceptions import TikTokConfigError
 from airflow_provider_tiktok.hooks.tiktok import TikTokAdsHook
 from airflow_provider_tiktok.utils import batching
+from airflow_provider_tiktok.utils.assets import emit, literal_text, with_outlet
 from airflow_provider_tiktok.utils.event_progress import (
     RejectsLog,
     UploadProgress,
@@ -41,11 +43,20 @@ EVENTS_MANAGER_URL = "https://ads.tiktok.com/i18n/events_manager"
 XCOM_LINK_KEY = "tiktok_events_manager_url"
 #: Custom event names listed in the summary (the most frequent ones).
 MAX_LISTED_NAMES = 20
+#: Declared as the task's outlet when the event source is only known at run time (each run attaches its
+#: source's asset); a literal event_source_id declares the asset itself, registered when the DAG is parsed.
+ASSET_ALIAS = "tiktok_events"
+_SOURCE_ID = re.compile(r"[A-Za-z0-9_-]+")
 
 
 def utcnow() -> datetime:
     """The current instant (tests replace it to follow the emulator's clock)."""
     return datetime.now(timezone.utc)
+
+
+def event_source_asset(event_source_id: str) -> Asset:
+    """The asset an upload updates: the events TikTok holds for one pixel, app or event set."""
+    return Asset(uri=f"tiktok-events://{event_source_id}")
 
 
 def events_manager_url(advertiser_id: str | None) -> str:
@@ -252,7 +263,10 @@ class TikTokEventsUploadOperator(BaseOperator):
         rate_limit: float | None = None,
         **kwargs: Any,
     ) -> None:
-        super().__init__(**kwargs)
+        literal = literal_text(event_source_id)
+        known = event_source_asset(literal) if literal and _SOURCE_ID.fullmatch(literal) else None
+        outlets, self._outlet = with_outlet(kwargs.pop("outlets", None), known, ASSET_ALIAS)
+        super().__init__(outlets=outlets, **kwargs)
         if isinstance(batch_size, bool) or not isinstance(batch_size, int) or not 1 <= batch_size <= 1000:
             raise TikTokConfigError("batch_size must be a whole number from 1 to 1000 (TikTok's limit a request)")
         if isinstance(max_in_flight, bool) or not isinstance(max_in_flight, int) or not 1 <= max_in_flight <= 64:
@@ -280,6 +294,8 @@ class TikTokEventsUploadOperator(BaseOperator):
         self.advertiser_id = advertiser_id
         self.tiktok_conn_id = tiktok_conn_id
         self.rate_limit = rate_limit
+        #: The summary of a finished upload, for lineage.
+        self._sent: dict[str, Any] | None = None
 
     @cached_property
     def hook(self) -> TikTokAdsHook:
@@ -318,7 +334,15 @@ class TikTokEventsUploadOperator(BaseOperator):
             rejects_uri = upload.rejects.publish()
         summary = self._summary(upload, rejects_uri, time.monotonic() - started)
         self._check_rejected_share(summary)
+        self._sent = summary
+        emit(context, self._outlet, event_source_asset(summary["event_source_id"]), self._asset_extra(summary))
         return summary
+
+    def get_openlineage_facets_on_complete(self, task_instance: Any) -> Any:
+        """OpenLineage: the input in, the event source out with the events sent (from the run, no API call)."""
+        from airflow_provider_tiktok.utils.openlineage import events_lineage
+
+        return events_lineage(self.hook, self._sent, events=self.events, sql=self.sql, sql_conn_id=self.sql_conn_id)
 
     def _rules(self) -> EventRules:
         if not str(self.event_source_id or "").strip():
@@ -401,6 +425,12 @@ class TikTokEventsUploadOperator(BaseOperator):
             "used" if self.test_event_code else "not used",
         )
         return summary
+
+    @staticmethod
+    def _asset_extra(summary: dict[str, Any]) -> dict[str, Any]:
+        """The counts an asset event carries (the event source is the asset itself)."""
+        keys = ("event_source", "received", "sent", "rejected", "batches", "test_event_code")
+        return {key: summary[key] for key in keys}
 
     def _check_rejected_share(self, summary: dict[str, Any]) -> None:
         """Fail (without retrying: the same rows would be rejected again) above the allowed rejected share."""
