@@ -160,8 +160,11 @@ def _statements(table: str) -> dict[str, str]:
     definitions = ", ".join(f'"{column}" {kind}' for column, kind in COLUMNS.items())
     schema = table.rpartition(".")[0]
     return {
-        # A schema-qualified table gets its schema too: "created if missing" should not stop at the schema.
-        "create": (f"CREATE SCHEMA IF NOT EXISTS {schema}; " if schema else "")
+        # Parallel runs (a backfill) would race on CREATE ... IF NOT EXISTS, which PostgreSQL answers with a
+        # unique violation: a transaction-level advisory lock on the table's name serialises them. A
+        # schema-qualified table gets its schema too. (The name is validated by quote_table.)
+        "create": f"SELECT pg_advisory_xact_lock(hashtext('{table}')); "
+        + (f"CREATE SCHEMA IF NOT EXISTS {schema}; " if schema else "")
         + f"CREATE TABLE IF NOT EXISTS {table} ({definitions}, "
         f'"imported_at" TIMESTAMPTZ NOT NULL DEFAULT now(), PRIMARY KEY ({names(KEY_COLUMNS)}))',
         "stage": f"CREATE TEMPORARY TABLE {staging} ON COMMIT DROP AS SELECT {names(COLUMNS)} FROM {table} "

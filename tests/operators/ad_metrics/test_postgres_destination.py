@@ -216,3 +216,18 @@ def test_the_sink_speaks_psycopg2_too_and_counts_revisions_on_checked_days_only(
         assert row[COLUMNS_INDEX["conversions"]] == record["ad_metrics"]["conversions"]
         assert row[COLUMNS_INDEX["cost"]] == Decimal(str(record["ad_metrics"]["cost"]))
         assert row[COLUMNS_INDEX["utm_campaign"]] == record["user_properties"]["utm_campaign"]
+
+
+def test_parallel_first_runs_do_not_race_on_creating_the_table(pg, emulator, emulator_conn, context):
+    from concurrent.futures import ThreadPoolExecutor
+
+    def run(day: str) -> dict:
+        op = TikTokAdMetricsOperator(
+            task_id=f"t{day}", sql_conn_id="tiktok_pg", table="race_schema.metrics", date_from=day
+        )
+        return op.execute(context())
+
+    days = ["2026-02-01", "2026-02-02", "2026-02-03", "2026-02-04"]
+    with ThreadPoolExecutor(4) as pool:
+        summaries = list(pool.map(run, days))
+    assert len(_rows(pg, '"race_schema"."metrics"')) == sum(s["rows"] for s in summaries) > 0
