@@ -30,6 +30,9 @@ from airflow_provider_tiktok.operators.ad_metrics import TikTokAdMetricsOperator
 ADVERTISER_TIMEZONE = os.environ.get("TIKTOK_ADVERTISER_TIMEZONE", "America/Los_Angeles")
 #: Named explicitly (not taken from the connection) so the task declares the advertiser's Asset at parse time.
 ADVERTISER_ID = os.environ.get("TIKTOK_ADVERTISER_ID", "7000000000000000001")
+#: Optional PostgreSQL destination: name an Airflow SQL connection to upsert into a table instead of files.
+SQL_CONN_ID = os.environ.get("TIKTOK_AD_METRICS_SQL_CONN_ID") or None
+TABLE = os.environ.get("TIKTOK_AD_METRICS_TABLE", "tiktok_ad_metrics") if SQL_CONN_ID else None
 #: TikTok's default app-wide request rate, shared by every task using the same app.
 APP_RATE_LIMIT = 10.0
 MAX_PARALLEL_RUNS = 4
@@ -48,6 +51,8 @@ with DAG(
     TikTokAdMetricsOperator(
         task_id="import_ad_metrics",
         advertiser_id=ADVERTISER_ID,
+        sql_conn_id=SQL_CONN_ID,
+        table=TABLE,
         lookback_days=3,
         rate_limit=APP_RATE_LIMIT / MAX_PARALLEL_RUNS,
         max_active_tis_per_dag=MAX_PARALLEL_RUNS,
