@@ -333,8 +333,8 @@ class TikTokEventsUploadOperator(BaseOperator):
         finally:
             rejects_uri = upload.rejects.publish()
         summary = self._summary(upload, rejects_uri, time.monotonic() - started)
-        self._check_rejected_share(summary)
         self._sent = summary
+        self._check_rejected_share(summary)
         emit(context, self._outlet, event_source_asset(summary["event_source_id"]), self._asset_extra(summary))
         return summary
 
