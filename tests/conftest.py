@@ -72,3 +72,10 @@ def emulator_server() -> Iterator[EmulatorServer]:
     ``emulator`` fixture resets it to its seeded start."""
     with EmulatorServer(now=EMULATOR_NOW) as server:
         yield server
+
+
+@pytest.fixture
+def home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """A fresh AIRFLOW_HOME for one test: default destinations, progress and state files start empty."""
+    monkeypatch.setenv("AIRFLOW_HOME", str(tmp_path))
+    return tmp_path

@@ -38,13 +38,6 @@ def emulator(emulator_server: EmulatorServer) -> EmulatorServer:
 
 
 @pytest.fixture
-def home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
-    """A fresh AIRFLOW_HOME: default destination and advertiser cache start empty."""
-    monkeypatch.setenv("AIRFLOW_HOME", str(tmp_path))
-    return tmp_path
-
-
-@pytest.fixture
 def clock(monkeypatch: pytest.MonkeyPatch) -> Callable[[datetime], None]:
     """The operator's notion of now, NOW unless moved (call it with another instant)."""
     current = {"now": NOW}

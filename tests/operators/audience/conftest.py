@@ -3,14 +3,13 @@
 from __future__ import annotations
 
 import hashlib
-import json
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 import pytest
 
-from airflow_provider_tiktok.emulator import ACCESS_TOKEN, ADVERTISER_A, APP_ID, APP_SECRET
+from airflow_provider_tiktok.emulator import ACCESS_TOKEN, APP_ID, APP_SECRET
 from airflow_provider_tiktok.emulator.testing import EmulatorServer
 from tests.conftest import EMULATOR_NOW
 
@@ -33,16 +32,12 @@ def hashed(values: list[str]) -> list[str]:
 
 
 @pytest.fixture
-def emulator(emulator_server: EmulatorServer, monkeypatch: pytest.MonkeyPatch) -> EmulatorServer:
+def emulator(emulator_server: EmulatorServer, set_tiktok_conn: Callable[..., None]) -> EmulatorServer:
     """The emulator back at its seeded start, and ``tiktok_default`` pointing at it."""
     emulator_server.reset()
-    conn = {
-        "conn_type": "tiktok_ads",
-        "host": emulator_server.url,
-        "password": ACCESS_TOKEN,
-        "extra": {"app_id": APP_ID, "app_secret": APP_SECRET, "advertiser_id": ADVERTISER_A, "rate_limit": "1000"},
-    }
-    monkeypatch.setenv("AIRFLOW_CONN_TIKTOK_DEFAULT", json.dumps(conn))
+    set_tiktok_conn(
+        host=emulator_server.url, token=ACCESS_TOKEN, app_id=APP_ID, app_secret=APP_SECRET, rate_limit="1000"
+    )
     return emulator_server
 
 

@@ -4,20 +4,20 @@ AIRFLOW_HOME, the operator's clock on the emulator's, a recording task context, 
 from __future__ import annotations
 
 import hashlib
-import json
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
 import pytest
 
-from airflow_provider_tiktok.emulator import ACCESS_TOKEN, ADVERTISER_A, APP_ID, APP_SECRET
+from airflow_provider_tiktok.emulator import ACCESS_TOKEN, APP_ID, APP_SECRET
 from airflow_provider_tiktok.emulator.testing import EmulatorServer
 from airflow_provider_tiktok.operators import events as events_op
+from tests.conftest import EMULATOR_NOW
 from tests.pg_server import postgres_server  # noqa: F401  (the fixture, for the SQL input test)
 
-NOW = datetime(2026, 3, 10, 15, 30, tzinfo=timezone.utc)
+NOW = EMULATOR_NOW
 NOW_S = int(NOW.timestamp())
 PIXEL = "CPIXEL0000000000001"
 DATA = Path(__file__).parents[2] / "data" / "events"
@@ -62,33 +62,17 @@ class FakeTaskInstance:
         self.xcom[key] = value
 
 
-@pytest.fixture(scope="session")
-def events_emulator_server() -> Iterator[EmulatorServer]:
-    """One emulator for the folder (starting uvicorn per test would dominate the run time)."""
-    with EmulatorServer(now=NOW) as server:
-        yield server
-
-
 @pytest.fixture
-def home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
-    """A fresh AIRFLOW_HOME: progress and rejects files start empty."""
-    monkeypatch.setenv("AIRFLOW_HOME", str(tmp_path))
-    return tmp_path
-
-
-@pytest.fixture
-def emulator(events_emulator_server: EmulatorServer, monkeypatch: pytest.MonkeyPatch, home: Path) -> EmulatorServer:
+def emulator(
+    emulator_server: EmulatorServer, monkeypatch: pytest.MonkeyPatch, home: Path, set_tiktok_conn: Callable[..., None]
+) -> EmulatorServer:
     """The emulator at its seeded start, ``tiktok_default`` pointing at it, the operator's clock at NOW."""
-    events_emulator_server.reset()
-    conn = {
-        "conn_type": "tiktok_ads",
-        "host": events_emulator_server.url,
-        "password": ACCESS_TOKEN,
-        "extra": {"app_id": APP_ID, "app_secret": APP_SECRET, "advertiser_id": ADVERTISER_A, "rate_limit": "1000"},
-    }
-    monkeypatch.setenv("AIRFLOW_CONN_TIKTOK_DEFAULT", json.dumps(conn))
+    emulator_server.reset()
+    set_tiktok_conn(
+        host=emulator_server.url, token=ACCESS_TOKEN, app_id=APP_ID, app_secret=APP_SECRET, rate_limit="1000"
+    )
     monkeypatch.setattr(events_op, "utcnow", lambda: NOW)
-    return events_emulator_server
+    return emulator_server
 
 
 @pytest.fixture
