@@ -493,7 +493,9 @@ class TikTokAudienceSyncOperator(BaseOperator):
     durable ledger under ``state_uri`` before it is sent, so retries, backfills and concurrent runs can never
     exceed ``daily_call_limit``. Run syncs of one audience one at a time: put the task in an Airflow pool
     named ``tiktok_audience`` (create it with one slot per audience you sync; the task uses one slot); on a
-    local ``state_uri`` a file lock also serialises them.
+    local ``state_uri`` a file lock also serialises them. Its outlet is the asset
+    ``tiktok-audience://<advertiser_id>/<audience_id, else the URL-quoted audience_name>``, whose events carry
+    the members added and removed, the audience size and the audience calls left today.
 
     :param members: the cohort (templated): a list of identifiers (raw or SHA-256 hex) or of dicts, an
         XComArg, or the URI of a CSV / JSON Lines file (local or any ObjectStoragePath). Streamed.

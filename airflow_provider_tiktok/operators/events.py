@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from functools import cached_property
 from typing import TYPE_CHECKING, Any
+from urllib.parse import quote
 
 from airflow.sdk import Asset, BaseOperator, BaseOperatorLink
 from airflow.sdk.exceptions import AirflowFailException
@@ -20,7 +21,7 @@ from airflow.sdk.exceptions import AirflowFailException
 from airflow_provider_tiktok.exceptions import TikTokConfigError
 from airflow_provider_tiktok.hooks.tiktok import TikTokAdsHook
 from airflow_provider_tiktok.utils import batching
-from airflow_provider_tiktok.utils.assets import emit, literal_text, with_outlet
+from airflow_provider_tiktok.utils.assets import emit, with_outlet
 from airflow_provider_tiktok.utils.event_progress import (
     RejectsLog,
     UploadProgress,
@@ -46,7 +47,8 @@ MAX_LISTED_NAMES = 20
 #: Declared as the task's outlet when the event source is only known at run time (each run attaches its
 #: source's asset); a literal event_source_id declares the asset itself, registered when the DAG is parsed.
 ASSET_ALIAS = "tiktok_events"
-_SOURCE_ID = re.compile(r"[A-Za-z0-9_-]+")
+#: A pixel code, app id or event set id as written in a DAG file (no template, no ``.sql`` file name).
+_LITERAL_SOURCE_ID = re.compile(r"[A-Za-z0-9_-]+")
 
 
 def utcnow() -> datetime:
@@ -56,7 +58,7 @@ def utcnow() -> datetime:
 
 def event_source_asset(event_source_id: str) -> Asset:
     """The asset an upload updates: the events TikTok holds for one pixel, app or event set."""
-    return Asset(uri=f"tiktok-events://{event_source_id}")
+    return Asset(uri=f"tiktok-events://{quote(event_source_id, safe='')}")
 
 
 def events_manager_url(advertiser_id: str | None) -> str:
@@ -187,7 +189,8 @@ class TikTokEventsUploadOperator(BaseOperator):
 
     Rows that cannot be sent, and rows TikTok refuses, go to a rejects file with the reason (hashed
     identifiers only). A task retry skips the batches TikTok already accepted in this run. The task fails,
-    after sending every good event, when the rejected share exceeds ``max_rejected_fraction``.
+    after sending every good event, when the rejected share exceeds ``max_rejected_fraction``. Its outlet is
+    the asset ``tiktok-events://<event_source_id>``, whose events carry the run's counts.
 
     :param events: a list of records (or an XComArg), or the URI of a CSV / JSON Lines file, local or any
         ObjectStoragePath, optionally gzipped (templated). Leave None with ``sql``.
@@ -263,8 +266,8 @@ class TikTokEventsUploadOperator(BaseOperator):
         rate_limit: float | None = None,
         **kwargs: Any,
     ) -> None:
-        literal = literal_text(event_source_id)
-        known = event_source_asset(literal) if literal and _SOURCE_ID.fullmatch(literal) else None
+        literal = isinstance(event_source_id, str) and _LITERAL_SOURCE_ID.fullmatch(event_source_id)
+        known = event_source_asset(event_source_id) if literal else None
         outlets, self._outlet = with_outlet(kwargs.pop("outlets", None), known, ASSET_ALIAS)
         super().__init__(outlets=outlets, **kwargs)
         if isinstance(batch_size, bool) or not isinstance(batch_size, int) or not 1 <= batch_size <= 1000:
