@@ -14,7 +14,6 @@ from airflow_provider_tiktok.emulator import ACCESS_TOKEN, APP_ID, APP_SECRET
 from airflow_provider_tiktok.emulator.testing import EmulatorServer
 from airflow_provider_tiktok.operators import ad_metrics
 from tests.conftest import EMULATOR_NOW
-from tests.pg_server import postgres_server  # noqa: F401  (the fixture, for the table destination tests)
 
 #: 07:30 in Los Angeles (PDT), 16:30 in Berlin, 00:30 on March 11 in Tokyo.
 NOW = EMULATOR_NOW

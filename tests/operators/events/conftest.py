@@ -15,7 +15,6 @@ from airflow_provider_tiktok.emulator import ACCESS_TOKEN, APP_ID, APP_SECRET
 from airflow_provider_tiktok.emulator.testing import EmulatorServer
 from airflow_provider_tiktok.operators import events as events_op
 from tests.conftest import EMULATOR_NOW
-from tests.pg_server import postgres_server  # noqa: F401  (the fixture, for the SQL input test)
 
 NOW = EMULATOR_NOW
 NOW_S = int(NOW.timestamp())
