@@ -15,11 +15,12 @@ from datetime import datetime, timedelta, timezone
 from scripts.stack import DAGS_FOLDER, REPO, Stack, free_port
 
 SUMMARY_KEYS = (
-    "events",
+    "received",
     "sent",
     "rejected",
     "rows",
     "days",
+    "audience_size",
     "added",
     "removed",
     "api_calls",
