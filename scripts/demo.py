@@ -55,12 +55,12 @@ def run_demo(stack: Stack, backfill_days: int) -> list[tuple[str, str, str, str]
     for dag_id in dag_ids:
         stack.unpause(dag_id)
         run_id = f"demo__{now:%Y%m%dT%H%M%S}"
-        stack.trigger(dag_id, run_id, now.isoformat().replace("+00:00", "Z"))
+        stack.trigger(dag_id, run_id, now)
         triggered[dag_id] = [run_id]
     if "tiktok_ad_metrics" in dag_ids:
         start = (now - timedelta(days=backfill_days + 2)).replace(hour=0, minute=0, second=0)
         end = start + timedelta(days=backfill_days)  # one run per advertiser-local day in [start, end)
-        stack.backfill("tiktok_ad_metrics", start.strftime("%Y-%m-%dT%H:%M:%SZ"), end.strftime("%Y-%m-%dT%H:%M:%SZ"))
+        stack.backfill("tiktok_ad_metrics", start, end)
         triggered["tiktok_ad_metrics"] = []  # all of its runs: the triggered one and the backfill
     table = []
     for dag_id, run_ids in triggered.items():

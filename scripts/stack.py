@@ -15,6 +15,7 @@ import subprocess
 import sys
 import time
 from collections.abc import Iterable
+from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
@@ -23,6 +24,11 @@ import requests
 REPO = Path(__file__).resolve().parent.parent
 DAGS_FOLDER = REPO / "dags_examples"
 TERMINAL_RUN_STATES = {"success", "failed"}
+
+
+def api_time(moment: datetime) -> str:
+    """An aware datetime as the REST API's UTC ``...Z`` timestamp."""
+    return moment.astimezone(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
 def free_port() -> int:
@@ -241,17 +247,18 @@ class Stack:
     def unpause(self, dag_id: str) -> None:
         self.api("PATCH", f"/api/v2/dags/{dag_id}", params={"update_mask": "is_paused"}, json={"is_paused": False})
 
-    def trigger(self, dag_id: str, run_id: str, logical_date: str | None, conf: dict | None = None) -> dict:
-        body = {"dag_run_id": run_id, "logical_date": logical_date, "conf": conf or {}}
+    def trigger(self, dag_id: str, run_id: str, logical_date: datetime | None, conf: dict | None = None) -> dict:
+        when = api_time(logical_date) if logical_date is not None else None
+        body = {"dag_run_id": run_id, "logical_date": when, "conf": conf or {}}
         return self.api("POST", f"/api/v2/dags/{dag_id}/dagRuns", json=body)
 
     def backfill(
-        self, dag_id: str, from_date: str, to_date: str, *, reprocess: str = "none", max_active_runs: int = 3
+        self, dag_id: str, from_date: datetime, to_date: datetime, *, reprocess: str = "none", max_active_runs: int = 3
     ) -> dict:
         body = {
             "dag_id": dag_id,
-            "from_date": from_date,
-            "to_date": to_date,
+            "from_date": api_time(from_date),
+            "to_date": api_time(to_date),
             "max_active_runs": max_active_runs,
             "reprocess_behavior": reprocess,
         }

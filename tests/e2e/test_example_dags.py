@@ -19,10 +19,6 @@ AD_METRICS = "tiktok_ad_metrics"
 ADVERTISER_TZ = ZoneInfo("America/Los_Angeles")
 
 
-def iso(moment: datetime) -> str:
-    return moment.astimezone(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
-
-
 def partition(stack, day: date) -> Path:
     return stack.home / "tiktok" / "ad_metrics" / f"ad_account_id={ADVERTISER_A}" / f"date={day.isoformat()}.jsonl"
 
@@ -53,7 +49,7 @@ def test_the_example_dags_are_the_three_operators(dags):
 
 
 def test_each_example_dag_runs_green_and_returns_its_summary(stack, dags):
-    now = iso(datetime.now(timezone.utc).replace(microsecond=0))
+    now = datetime.now(timezone.utc).replace(microsecond=0)
     for dag_id in dags:
         stack.trigger(dag_id, f"e2e_{dag_id}", now)
     summaries = {}
@@ -83,7 +79,7 @@ def backfill_runs(stack, start: datetime, end: datetime) -> list[dict]:
 
 def test_backfill_writes_every_day_once_and_a_reprocess_changes_nothing(stack, dags):
     start, end = local_midnight(16), local_midnight(12)
-    backfill = stack.backfill(AD_METRICS, iso(start), iso(end), max_active_runs=2)
+    backfill = stack.backfill(AD_METRICS, start, end, max_active_runs=2)
     stack.wait_until_backfill_done(backfill["id"], timeout=600)
     runs = backfill_runs(stack, start, end)
     days = sorted(run_day(r) for r in runs)
@@ -97,7 +93,7 @@ def test_backfill_writes_every_day_once_and_a_reprocess_changes_nothing(stack, d
         assert len({r["ad_id"] for r in rows}) == len(rows), f"{day}: an ad appears twice"
         assert {r["date"] for r in rows} == {day.isoformat()}
 
-    backfill = stack.backfill(AD_METRICS, iso(start), iso(end), reprocess="completed", max_active_runs=2)
+    backfill = stack.backfill(AD_METRICS, start, end, reprocess="completed", max_active_runs=2)
     stack.wait_until_backfill_done(backfill["id"], timeout=600)
     runs = backfill_runs(stack, start, end)
     assert sorted(run_day(r) for r in runs) == days  # the reprocess reran the same runs, not new ones

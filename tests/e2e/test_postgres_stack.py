@@ -63,9 +63,8 @@ def test_metadata_on_postgres_and_a_backfill_upserted_once(pg_stack):
     first_day = today - timedelta(days=14)
     start = datetime(first_day.year, first_day.month, first_day.day, tzinfo=ADVERTISER_TZ)
     end = start + timedelta(days=2)
-    iso = lambda moment: moment.astimezone(ZoneInfo("UTC")).strftime("%Y-%m-%dT%H:%M:%SZ")  # noqa: E731
 
-    backfill = stack.backfill(AD_METRICS, iso(start), iso(end), max_active_runs=2)
+    backfill = stack.backfill(AD_METRICS, start, end, max_active_runs=2)
     stack.wait_until_backfill_done(backfill["id"])
     runs = [r for r in stack.runs(AD_METRICS) if r.get("run_type") == "backfill"]
     assert len(runs) == 3 and all(r["state"] == "success" for r in runs)
@@ -74,7 +73,7 @@ def test_metadata_on_postgres_and_a_backfill_upserted_once(pg_stack):
     assert rows and len(keys) == len(set(keys)), "one row per ad and day"
     assert {row[0] for row in rows} >= {first_day + timedelta(days=n) for n in range(3)}
 
-    again = stack.backfill(AD_METRICS, iso(start), iso(end), reprocess="completed", max_active_runs=2)
+    again = stack.backfill(AD_METRICS, start, end, reprocess="completed", max_active_runs=2)
     stack.wait_until_backfill_done(again["id"])
     assert all(r["state"] == "success" for r in stack.runs(AD_METRICS) if r.get("run_type") == "backfill")
     assert table_rows(dsn) == rows  # the reprocess upserted the same values: nothing duplicated or changed
