@@ -8,6 +8,7 @@ import tempfile
 from collections.abc import Callable, Iterator
 from datetime import datetime, timezone
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -35,6 +36,17 @@ def conn_json(host: str = TEST_BASE_URL, token: str = FAKE_TOKEN, **extra: objec
     extras = {"app_id": "7100000000000000001", "app_secret": FAKE_SECRET, "advertiser_id": "7000000000000000001"}
     extras.update({k: v for k, v in extra.items() if v is not None})
     return json.dumps({"conn_type": "tiktok_ads", "host": host, "password": token, "extra": extras})
+
+
+class FakeTaskInstance:
+    """Records what an operator pushes to XCom; names its run like a real task instance."""
+
+    def __init__(self, run_id: str = "manual__test", dag_id: str = "test_dag", task_id: str = "task") -> None:
+        self.dag_id, self.task_id, self.run_id, self.map_index = dag_id, task_id, run_id, -1
+        self.xcom: dict[str, Any] = {}
+
+    def xcom_push(self, key: str, value: Any) -> None:
+        self.xcom[key] = value
 
 
 @pytest.fixture

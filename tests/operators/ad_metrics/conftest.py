@@ -13,20 +13,10 @@ import pytest
 from airflow_provider_tiktok.emulator import ACCESS_TOKEN, APP_ID, APP_SECRET
 from airflow_provider_tiktok.emulator.testing import EmulatorServer
 from airflow_provider_tiktok.operators import ad_metrics
-from tests.conftest import EMULATOR_NOW
+from tests.conftest import EMULATOR_NOW, FakeTaskInstance
 
 #: 07:30 in Los Angeles (PDT), 16:30 in Berlin, 00:30 on March 11 in Tokyo.
 NOW = EMULATOR_NOW
-
-
-class FakeTaskInstance:
-    """Records what the operator pushes to XCom."""
-
-    def __init__(self) -> None:
-        self.xcom: dict[str, Any] = {}
-
-    def xcom_push(self, key: str, value: Any) -> None:
-        self.xcom[key] = value
 
 
 @pytest.fixture

@@ -14,7 +14,7 @@ import pytest
 from airflow_provider_tiktok.emulator import ACCESS_TOKEN, APP_ID, APP_SECRET
 from airflow_provider_tiktok.emulator.testing import EmulatorServer
 from airflow_provider_tiktok.operators import events as events_op
-from tests.conftest import EMULATOR_NOW
+from tests.conftest import EMULATOR_NOW, FakeTaskInstance
 
 NOW = EMULATOR_NOW
 NOW_S = int(NOW.timestamp())
@@ -50,17 +50,6 @@ def records(count: int, start: int = 0) -> list[dict[str, Any]]:
     return [record(n) for n in range(start, start + count)]
 
 
-class FakeTaskInstance:
-    """Records what the operator pushes to XCom; names the run like a real task instance."""
-
-    def __init__(self, run_id: str, dag_id: str = "events_dag", task_id: str = "upload") -> None:
-        self.dag_id, self.task_id, self.run_id, self.map_index = dag_id, task_id, run_id, -1
-        self.xcom: dict[str, Any] = {}
-
-    def xcom_push(self, key: str, value: Any) -> None:
-        self.xcom[key] = value
-
-
 @pytest.fixture
 def emulator(
     emulator_server: EmulatorServer, monkeypatch: pytest.MonkeyPatch, home: Path, set_tiktok_conn: Callable[..., None]
@@ -79,7 +68,7 @@ def context() -> Callable[..., dict[str, Any]]:
     """A task context for ``run_id`` (the same run id makes a retry of the same run)."""
 
     def make(run_id: str = "manual__2026-03-10T15:30:00+00:00") -> dict[str, Any]:
-        return {"ti": FakeTaskInstance(run_id), "run_id": run_id}
+        return {"ti": FakeTaskInstance(run_id, dag_id="events_dag", task_id="upload"), "run_id": run_id}
 
     return make
 
