@@ -16,7 +16,9 @@ class RateLimiter:
     """Spaces calls at least ``1 / rate`` seconds apart, across threads (no burst).
 
     Strict spacing means no sliding one-second window ever holds more than ``rate`` calls, and
-    hence no minute more than ``60 * rate``.
+    hence no minute more than ``60 * rate``. Callers pass one at a time and each waits from the moment the
+    previous caller actually went, so a stall (GC pause, overloaded host) cannot release a burst of calls
+    whose slots were booked before it.
     """
 
     def __init__(
@@ -33,17 +35,15 @@ class RateLimiter:
         self._clock = clock
         self._sleep = sleep
         self._lock = threading.Lock()
-        self._next_slot = 0.0
+        self._last: float | None = None
 
     def acquire(self) -> float:
-        """Block until this caller's slot comes; returns the seconds waited."""
+        """Block until ``1 / rate`` seconds after the previous caller went; returns the seconds waited."""
         with self._lock:
-            now = self._clock()
-            slot = max(now, self._next_slot)
-            self._next_slot = slot + self._interval
-        wait = slot - now
-        if wait > 0:
-            self._sleep(wait)
+            wait = 0.0 if self._last is None else max(0.0, self._last + self._interval - self._clock())
+            if wait > 0:
+                self._sleep(wait)
+            self._last = self._clock()
         return wait
 
 
