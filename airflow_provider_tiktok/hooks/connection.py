@@ -15,6 +15,9 @@ CONN_TYPE = "tiktok_ads"
 PRODUCTION_BASE_URL = "https://business-api.tiktok.com"
 API_PREFIX = "/open_api/v1.3/"
 DEFAULT_RATE_LIMIT = 10.0
+#: The Events API (``event/track/``) has its own, far higher limit (about 1,000/s); 100 requests of up to
+#: 1,000 events each is more than one task can build per second.
+DEFAULT_EVENTS_RATE_LIMIT = 100.0
 
 #: Extra fields of the connection form: name -> (label, description, secret).
 EXTRA_FIELDS: dict[str, tuple[str, str, bool]] = {
@@ -32,7 +35,12 @@ EXTRA_FIELDS: dict[str, tuple[str, str, bool]] = {
     ),
     "rate_limit": (
         "Rate limit (requests/s)",
-        "Client-side cap shared by all tasks of a worker process; TikTok's default app limit is 10/s.",
+        "Client-side cap shared by all tasks on a worker host; TikTok's default app limit is 10/s.",
+        False,
+    ),
+    "events_rate_limit": (
+        "Events API rate limit (requests/s)",
+        "Cap for event uploads (up to 1,000 events a request), shared by all tasks on a worker host.",
         False,
     ),
 }
@@ -46,6 +54,7 @@ UI_FIELD_BEHAVIOUR: dict[str, Any] = {
         "app_id": "7100000000000000001",
         "advertiser_id": "7000000000000000001",
         "rate_limit": str(DEFAULT_RATE_LIMIT),
+        "events_rate_limit": str(DEFAULT_EVENTS_RATE_LIMIT),
     },
 }
 
@@ -91,6 +100,7 @@ class TikTokConnectionConfig:
     advertiser_id: str | None
     refresh_token: str | None
     rate_limit: float
+    events_rate_limit: float = DEFAULT_EVENTS_RATE_LIMIT
 
     @property
     def api_root(self) -> str:
@@ -127,7 +137,9 @@ def _extra(extras: dict[str, Any], name: str) -> Any:
     return None if value in (None, "") else value
 
 
-def config_from_connection(conn: Any, *, rate_limit: float | None = None) -> TikTokConnectionConfig:
+def config_from_connection(
+    conn: Any, *, rate_limit: float | None = None, events_rate_limit: float | None = None
+) -> TikTokConnectionConfig:
     """Build the typed config from an Airflow ``Connection``; errors name the field, never its value."""
     conn_id = conn.conn_id
     extras = conn.extra_dejson or {}
@@ -140,16 +152,19 @@ def config_from_connection(conn: Any, *, rate_limit: float | None = None) -> Tik
             raise TikTokConfigError(f"Connection {conn_id!r}: extra field {name!r} must be a string")
         return None if value is None else str(value).strip()
 
+    def rate(name: str, override: float | None, default: float) -> float:
+        raw = override if override is not None else _extra(extras, name)
+        try:
+            value = float(raw) if raw is not None else default
+        except (TypeError, ValueError):
+            raise TikTokConfigError(f"Connection {conn_id!r}: extra field {name!r} must be a number") from None
+        if not 0 < value < float("inf"):
+            raise TikTokConfigError(f"Connection {conn_id!r}: extra field {name!r} must be a positive number")
+        return value
+
     advertiser_id = text("advertiser_id")
     if advertiser_id is not None and not advertiser_id.isdigit():
         raise TikTokConfigError(f"Connection {conn_id!r}: extra field 'advertiser_id' must be digits only")
-    raw_rate = rate_limit if rate_limit is not None else _extra(extras, "rate_limit")
-    try:
-        rate = float(raw_rate) if raw_rate is not None else DEFAULT_RATE_LIMIT
-    except (TypeError, ValueError):
-        raise TikTokConfigError(f"Connection {conn_id!r}: extra field 'rate_limit' must be a number") from None
-    if rate <= 0:
-        raise TikTokConfigError(f"Connection {conn_id!r}: extra field 'rate_limit' must be above 0")
     return TikTokConnectionConfig(
         conn_id=conn_id,
         base_url=normalise_base_url(conn.host, conn_id),
@@ -158,5 +173,6 @@ def config_from_connection(conn: Any, *, rate_limit: float | None = None) -> Tik
         app_secret=text("app_secret"),
         advertiser_id=advertiser_id,
         refresh_token=text("refresh_token"),
-        rate_limit=rate,
+        rate_limit=rate("rate_limit", rate_limit, DEFAULT_RATE_LIMIT),
+        events_rate_limit=rate("events_rate_limit", events_rate_limit, DEFAULT_EVENTS_RATE_LIMIT),
     )

@@ -32,6 +32,8 @@ log = logging.getLogger(__name__)
 #: Paths called without the Access-Token header (they create tokens).
 _TOKENLESS_PATHS = frozenset({"oauth2/access_token/", "tt_user/oauth2/refresh_token/"})
 TOKEN_VARIABLE_PREFIX = "tiktok_ads_token__"
+#: The Events API path, which TikTok rate-limits apart from (and far above) the Marketing API.
+EVENTS_PATH = "event/track/"
 
 
 def _mask(secret: str | None) -> None:
@@ -65,8 +67,10 @@ class TikTokAdsHook(BaseHook):
     :param max_attempts: attempts per request for retryable failures (first try included).
     :param backoff_base: first retry delay in seconds; doubles on each retry (with jitter).
     :param backoff_max: cap of a single retry delay in seconds.
-    :param rate_limit: requests per second for this process; defaults to the connection's
-        ``rate_limit`` extra, else 10 (TikTok's default app limit).
+    :param rate_limit: requests per second to the Marketing API, shared by every task on this host;
+        defaults to the connection's ``rate_limit`` extra, else 10 (TikTok's default app limit).
+    :param events_rate_limit: requests per second to the Events API (``event/track/``), shared the same
+        way; defaults to the connection's ``events_rate_limit`` extra, else 100.
     """
 
     conn_name_attr = "tiktok_conn_id"
@@ -86,6 +90,7 @@ class TikTokAdsHook(BaseHook):
         backoff_base: float = 1.0,
         backoff_max: float = 120.0,
         rate_limit: float | None = None,
+        events_rate_limit: float | None = None,
     ) -> None:
         super().__init__()
         if max_attempts < 1:
@@ -95,7 +100,7 @@ class TikTokAdsHook(BaseHook):
         self.max_attempts = max_attempts
         self.backoff_base = backoff_base
         self.backoff_max = backoff_max
-        self._rate_limit_override = rate_limit
+        self._rate_overrides = {"rate_limit": rate_limit, "events_rate_limit": events_rate_limit}
         self._sleep: Callable[[float], None] = time.sleep
         self._token_lock = threading.Lock()
         self._calls_lock = threading.Lock()
@@ -116,9 +121,7 @@ class TikTokAdsHook(BaseHook):
     @cached_property
     def config(self) -> TikTokConnectionConfig:
         """The validated connection, read once; secrets registered with the masker."""
-        config = conn_form.config_from_connection(
-            self.get_connection(self.tiktok_conn_id), rate_limit=self._rate_limit_override
-        )
+        config = conn_form.config_from_connection(self.get_connection(self.tiktok_conn_id), **self._rate_overrides)
         for secret in (config.access_token, config.app_secret, config.refresh_token):
             _mask(secret)
         return config
@@ -146,10 +149,12 @@ class TikTokAdsHook(BaseHook):
         """The cached ``requests.Session`` (Airflow's hook convention)."""
         return self.session
 
-    @cached_property
-    def limiter(self) -> RateLimiter:
-        """The process-wide limiter for this API host and app."""
-        return shared_limiter(f"{self.config.base_url}|{self.config.app_id}", self.config.rate_limit)
+    def limiter(self, path: str) -> RateLimiter:
+        """The host-wide limiter of ``path``'s budget: the Events API's own, or the app's Marketing API one."""
+        key = f"{self.config.base_url}|{self.config.app_id}"
+        if path.startswith(EVENTS_PATH):
+            return shared_limiter(key + "|events", self.config.events_rate_limit)
+        return shared_limiter(key, self.config.rate_limit)
 
     @property
     def advertiser_id(self) -> str | None:
@@ -246,7 +251,7 @@ class TikTokAdsHook(BaseHook):
         if kwargs.get("files"):
             headers["Content-Type"] = None  # type: ignore[assignment]  # let requests set the boundary
         url = self.config.api_root + path
-        self.limiter.acquire()
+        self.limiter(path).acquire()
         with self._calls_lock:
             self.api_calls += 1
         try:

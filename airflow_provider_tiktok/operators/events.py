@@ -217,7 +217,8 @@ class TikTokEventsUploadOperator(BaseOperator):
     :param advertiser_id: advertiser whose Events Manager the task's link opens; None means the
         connection's ``advertiser_id`` extra (templated).
     :param tiktok_conn_id: Airflow connection of type ``tiktok_ads`` (templated).
-    :param rate_limit: requests per second for this task; None uses the connection's ``rate_limit``.
+    :param rate_limit: Events API requests per second, shared with every upload on the host; None uses the
+        connection's ``events_rate_limit``.
     """
 
     template_fields = (
@@ -303,7 +304,7 @@ class TikTokEventsUploadOperator(BaseOperator):
     @cached_property
     def hook(self) -> TikTokAdsHook:
         """The TikTok hook of this task (one session and rate limiter for every thread)."""
-        return TikTokAdsHook(self.tiktok_conn_id, rate_limit=self.rate_limit)
+        return TikTokAdsHook(self.tiktok_conn_id, events_rate_limit=self.rate_limit)
 
     def execute(self, context: Context) -> dict[str, Any]:
         """Read the input, build and send the events batch by batch, report one summary."""

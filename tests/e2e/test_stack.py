@@ -20,7 +20,7 @@ def test_api_server_serves_our_connection_form(stack):
     assert (fields["password"]["hidden"], fields["password"]["title"]) == (False, "Access token")
     assert fields["login"]["hidden"] and fields["port"]["hidden"]
     extra = meta["extra_fields"]
-    assert list(extra) == ["app_id", "app_secret", "advertiser_id", "refresh_token", "rate_limit"]
+    assert list(extra) == ["app_id", "app_secret", "advertiser_id", "refresh_token", "rate_limit", "events_rate_limit"]
     assert extra["app_secret"]["schema"]["format"] == "password"
     assert extra["refresh_token"]["schema"]["format"] == "password"
     assert extra["advertiser_id"]["schema"]["title"] == "Default advertiser ID"

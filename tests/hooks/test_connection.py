@@ -45,6 +45,7 @@ def test_extras_accept_plain_and_ui_prefixed_names():
     assert (plain.app_id, plain.advertiser_id, plain.app_secret) == ("1", "22", "s3cr3t")
     assert (ui.app_id, ui.advertiser_id, ui.app_secret) == ("1", "22", "s3cr3t")
     assert plain.rate_limit == conn_form.DEFAULT_RATE_LIMIT
+    assert plain.events_rate_limit == conn_form.DEFAULT_EVENTS_RATE_LIMIT
 
 
 @pytest.mark.parametrize(
@@ -53,6 +54,9 @@ def test_extras_accept_plain_and_ui_prefixed_names():
         ({"advertiser_id": "abc-secret"}, "advertiser_id"),
         ({"rate_limit": "fast"}, "rate_limit"),
         ({"rate_limit": "-3"}, "rate_limit"),
+        ({"rate_limit": "nan"}, "rate_limit"),
+        ({"events_rate_limit": "inf"}, "events_rate_limit"),
+        ({"events_rate_limit": "0"}, "events_rate_limit"),
     ],
 )
 def test_bad_extras_name_the_field_not_the_value(extra, field):
@@ -64,7 +68,7 @@ def test_bad_extras_name_the_field_not_the_value(extra, field):
 
 def test_one_field_spec_feeds_both_form_styles():
     fields = conn_form.conn_fields()
-    assert set(fields) == {"app_id", "app_secret", "advertiser_id", "refresh_token", "rate_limit"}
+    assert set(fields) == {"app_id", "app_secret", "advertiser_id", "refresh_token", "rate_limit", "events_rate_limit"}
     assert {n for n, f in fields.items() if f["schema"].get("format") == "password"} == {"app_secret", "refresh_token"}
     behaviour = TikTokAdsHook.get_ui_field_behaviour()
     assert behaviour["relabeling"] == {"host": "API base URL (empty = production)", "password": "Access token"}

@@ -240,3 +240,15 @@ def test_oauth_helpers(hook, requests_mock):
     sent = requests_mock.last_request
     assert "Access-Token" not in sent.headers
     assert sent.json() == {"app_id": "7100000000000000001", "secret": FAKE_SECRET, "auth_code": "code-1"}
+
+
+def test_events_and_marketing_calls_draw_from_separate_host_wide_budgets(set_tiktok_conn, home):
+    set_tiktok_conn(rate_limit="7", events_rate_limit="70")
+    hook = TikTokAdsHook()
+    events, marketing = hook.limiter("event/track/"), hook.limiter("advertiser/info/")
+    assert (events.rate, marketing.rate) == (70.0, 7.0)
+    assert events.path != marketing.path and {events.path.parent, marketing.path.parent} == {
+        home / "tiktok" / "ratelimit"
+    }
+    assert TikTokAdsHook(events_rate_limit=5).limiter("event/track/").rate == 5.0
+    assert TikTokAdsHook(rate_limit=3).limiter("event/track/").rate == 70.0

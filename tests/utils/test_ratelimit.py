@@ -3,12 +3,15 @@
 from __future__ import annotations
 
 import itertools
+import multiprocessing
+import stat
+import struct
 import threading
 import time
 
 import pytest
 
-from airflow_provider_tiktok.utils.ratelimit import RateLimiter, shared_limiter
+from airflow_provider_tiktok.utils.ratelimit import RateLimiter, limiter_path, shared_limiter
 
 
 class FakeClock:
@@ -65,6 +68,43 @@ def test_threads_share_one_budget_in_real_time():
         in_window = sum(1 for s in stamps[i:] if s - start < 0.2)
         assert in_window <= 11
     assert stamps[-1] - stamps[0] >= 29 / 50 * 0.95
+
+
+def _stamp_calls(path, rate: float, calls: int, out) -> None:
+    limiter = RateLimiter(rate, path=path)
+    stamps = []
+    for _ in range(calls):
+        limiter.acquire()
+        stamps.append(time.monotonic())
+    out.put(stamps)
+
+
+def test_processes_sharing_the_file_share_one_budget(tmp_path):
+    path = tmp_path / "limits" / "app.lock"
+    out = multiprocessing.get_context("fork").Queue()
+    procs = [multiprocessing.get_context("fork").Process(target=_stamp_calls, args=(path, 20, 10, out)) for _ in "abc"]
+    for proc in procs:
+        proc.start()
+    stamps = sorted(s for _ in procs for s in out.get(timeout=30))
+    for proc in procs:
+        proc.join(10)
+    assert len(stamps) == 30
+    # Three processes at 20/s each would send 30 calls within half a second; sharing, they need 29/20 s.
+    assert stamps[-1] - stamps[0] >= 29 / 20 * 0.95
+    assert max(sum(1 for s in stamps[i:] if s - start < 1.0) for i, start in enumerate(stamps)) <= 21
+    assert stat.S_IMODE(path.stat().st_mode) == 0o600
+
+
+def test_a_stamp_from_before_a_reboot_does_not_stall(tmp_path):
+    path = tmp_path / "app.lock"
+    path.write_bytes(struct.pack("<d", time.monotonic() + 3600))
+    assert RateLimiter(1, path=path).acquire() == 0
+
+
+def test_the_limiter_file_lives_under_airflow_home_named_by_a_digest(home):
+    path = limiter_path("https://business-api.tiktok.com|7100000000000000001")
+    assert path.parent == home / "tiktok" / "ratelimit"
+    assert "tiktok.com" not in path.name and "7100" not in path.name
 
 
 def test_shared_limiter_is_one_object_per_key_and_rate():
