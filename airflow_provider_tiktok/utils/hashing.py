@@ -15,6 +15,8 @@ _HEX64 = re.compile(r"[0-9a-fA-F]{64}")
 _EMAIL = re.compile(r"[^@\s]+@[^@\s]+\.[^@\s]+")
 _UUID = re.compile(r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}")
 _ZERO_UUID = "00000000-0000-0000-0000-000000000000"
+#: RFC 5321's longest usable address (a longer one cannot be delivered, so it identifies no one).
+MAX_EMAIL_LENGTH = 254
 #: US/Canadian numbers in their everyday shapes (``(415) 555-2671``, ``+1 415.555.2671``): E.164 is "+1" and
 #: the ten digits, as phonenumbers gives (the tests compare both on random shapes), at a twentieth of the
 #: cost. Everything else goes through phonenumbers.
@@ -55,8 +57,12 @@ def _text(value: object, field: str) -> str:
 def normalise_email(value: object) -> str:
     """Trimmed and lower-cased e-mail address; raises when it is not shaped like one."""
     text = _text(value, "email").lower()
+    if len(text) > MAX_EMAIL_LENGTH:
+        raise InvalidIdentifier("email", f"is longer than {MAX_EMAIL_LENGTH} characters")
     if not _EMAIL.fullmatch(text):
         raise InvalidIdentifier("email", "is not a valid e-mail address")
+    if not text.isprintable():  # controls and invisible formatting (zero-width spaces, direction overrides)
+        raise InvalidIdentifier("email", "contains invisible or control characters")
     return text
 
 
@@ -80,6 +86,8 @@ def normalise_phone(value: object, default_region: str = "US") -> str:
         raise InvalidIdentifier("phone", f"is not a phone number (read in region {default_region.upper()})") from None
     if not phonenumbers.is_possible_number(number):
         raise InvalidIdentifier("phone", f"has an impossible length for its country (region {default_region.upper()})")
+    if not number.national_number:
+        raise InvalidIdentifier("phone", "is all zeros")
     return phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.E164)
 
 
