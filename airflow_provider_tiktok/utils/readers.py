@@ -10,6 +10,7 @@ import csv
 import gzip
 import json
 import os
+import zlib
 from collections.abc import Iterable, Iterator, Mapping
 from typing import Any, BinaryIO
 
@@ -18,6 +19,8 @@ from airflow_provider_tiktok.utils.storage import as_path
 
 Record = dict[str, Any]
 _JSON_LINES = (".jsonl", ".ndjson", ".json")
+#: Separators a CSV export may use by mistake; a header of one column holding one of them gives it away.
+_OTHER_DELIMITERS = {";": "semicolon", "\t": "tab", "|": "pipe"}
 
 
 def iter_records(
@@ -32,6 +35,7 @@ def iter_records(
 
     Scalars in a list become ``{"value": item}``; ``field_map`` renames source columns (None drops one).
     """
+    _check_field_map(field_map)
     if sql:
         if source is not None:
             raise TikTokConfigError("give either an input source or sql + sql_conn_id, not both")
@@ -49,6 +53,17 @@ def iter_records(
     else:
         raise TikTokConfigError(f"unsupported input type {type(source).__name__}")
     yield from _renamed(rows, field_map) if field_map else rows
+
+
+def _check_field_map(field_map: Any) -> None:
+    """``field_map`` must map column names to field names (or None to drop a column)."""
+    if field_map is None:
+        return
+    if not isinstance(field_map, Mapping):
+        raise TikTokConfigError("field_map must be a mapping of source column to field name, e.g. {'mail': 'email'}")
+    for key, target in field_map.items():
+        if not isinstance(key, str) or not (target is None or isinstance(target, str)):
+            raise TikTokConfigError("field_map must map column names (text) to field names (text) or None")
 
 
 def _renamed(rows: Iterator[tuple[int, Record]], field_map: Mapping[str, str | None]) -> Iterator[tuple[int, Record]]:
@@ -83,16 +98,29 @@ def _open_binary(location: str) -> BinaryIO:
         raw = path.open("rb")
     except FileNotFoundError:
         raise TikTokConfigError(f"input file not found: {location}") from None
-    return gzip.GzipFile(fileobj=raw) if location.endswith(".gz") else raw
+    return gzip.GzipFile(fileobj=raw) if location.lower().endswith(".gz") else raw
 
 
 def _decoded_lines(binary: BinaryIO) -> Iterator[str]:
-    """Decode line by line, so a bad byte is reported at its own line (decoding in blocks would not)."""
-    for line_number, raw in enumerate(binary, start=1):
+    """Decode line by line, so a bad byte is reported at its own line (decoding in blocks would not); a
+    corrupt or truncated gzip stream is reported after the last line it gave."""
+    line_number = 0
+    lines = iter(binary)
+    while True:
+        try:
+            raw = next(lines, None)
+        except (gzip.BadGzipFile, EOFError, zlib.error) as exc:  # messages quote the file's first bytes: not kept
+            problem = "is truncated" if isinstance(exc, EOFError) else "is not valid gzip data"
+            raise TikTokInputError(f"the gzip file {problem} (after line {line_number}): compress it again") from None
+        if raw is None:
+            return
+        line_number += 1
         try:
             yield raw.decode("utf-8")
         except UnicodeDecodeError:
-            raise TikTokInputError(f"line {line_number} is not UTF-8 text") from None
+            raise TikTokInputError(
+                f"line {line_number} is not UTF-8 text: save the file as UTF-8 (e.g. convert it from latin-1)"
+            ) from None
 
 
 def _iter_file(location: str) -> Iterator[tuple[int, Record]]:
@@ -106,16 +134,17 @@ def _iter_file(location: str) -> Iterator[tuple[int, Record]]:
 
 
 def _iter_csv(location: str) -> Iterator[tuple[int, Record]]:
+    """Comma-separated rows under a header row (blank lines skipped); quotes must balance (``strict``), so an
+    unclosed quote fails at its row instead of swallowing the rows after it."""
     with _open_binary(location) as binary:
-        reader = csv.reader(_decoded_lines(binary))
+        reader = csv.reader(_decoded_lines(binary), strict=True)
         number = 0
         try:
-            header = next(reader, None)
-            if not header:
+            header = next((cells for cells in reader if cells), None)
+            if header is None:
                 return
-            header = [column.strip().lstrip("\ufeff") for column in header]
-            if len(set(header)) != len(header) or "" in header:
-                raise TikTokInputError("the CSV header has empty or repeated column names", row=0)
+            header = [column.strip().lstrip("\ufeff").strip() for column in header]
+            _check_header(header)
             for number, cells in enumerate(reader, start=1):
                 if not cells:
                     continue
@@ -124,7 +153,29 @@ def _iter_csv(location: str) -> Iterator[tuple[int, Record]]:
                 # CSV cannot say null: an empty cell is an absent value.
                 yield number, {key: (value if value != "" else None) for key, value in zip(header, cells, strict=True)}
         except csv.Error as exc:
-            raise TikTokInputError(f"is not valid CSV ({exc.__class__.__name__})", row=number + 1) from None
+            raise TikTokInputError(f"is not valid CSV: {_csv_problem(exc)}", row=number + 1) from None
+
+
+def _csv_problem(exc: csv.Error) -> str:
+    """csv's message in the user's terms (its messages describe the syntax, never a cell's text)."""
+    text = str(exc)
+    if text.startswith("new-line character seen in unquoted field"):
+        return "a line ends in a bare carriage return (old Mac style): save the file with \\n or \\r\\n line ends"
+    return text.replace("field larger than field limit", "has a field longer than csv's limit")
+
+
+def _check_header(header: list[str]) -> None:
+    """Refuse a header with empty or repeated names, or one column that is really a ;/tab/| separated header."""
+    if len(header) == 1:
+        for delimiter, name in _OTHER_DELIMITERS.items():
+            if delimiter in header[0]:
+                raise TikTokInputError(
+                    f"the CSV header is one column holding {name}s: the file looks {name}-separated, but CSV input "
+                    "must be comma-separated (export it with commas, or as JSON Lines)",
+                    row=0,
+                )
+    if len(set(header)) != len(header) or "" in header:
+        raise TikTokInputError("the CSV header has empty or repeated column names", row=0)
 
 
 def _iter_json_lines(location: str) -> Iterator[tuple[int, Record]]:
@@ -136,10 +187,15 @@ def _iter_json_lines(location: str) -> Iterator[tuple[int, Record]]:
             number += 1
             try:
                 record = json.loads(line)
-            except json.JSONDecodeError:
-                raise TikTokInputError("is not valid JSON", row=number) from None
+            except (ValueError, RecursionError) as exc:  # JSONDecodeError, a 5000-digit number, deep nesting
+                nested = isinstance(exc, RecursionError)
+                reason = "is nested too deeply" if nested else "is not valid JSON"
+                if number == 1 and not nested and line.lstrip().startswith("["):
+                    reason += ": the file looks like one JSON array; write one JSON object a line (JSON Lines)"
+                raise TikTokInputError(reason, row=number) from None
             if not isinstance(record, dict):
-                raise TikTokInputError("must be a JSON object", row=number)
+                kind = "an array" if isinstance(record, list) else "a bare value"
+                raise TikTokInputError(f"must be a JSON object, not {kind} (one object a line)", row=number)
             yield number, record
 
 
