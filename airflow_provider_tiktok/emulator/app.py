@@ -3,28 +3,39 @@
 Every API request goes through one endpoint wrapper: request id, injected latency and faults, body
 parsing, ``Access-Token`` check (40104 missing, 40105 unknown or revoked, 40102 expired, 40130 scope),
 the handler under the state lock, the envelope, and the request log. Answers are HTTP 200 with the
-envelope whatever the code, except the injected ``http`` and ``reset`` faults.
+envelope whatever the code, except the injected ``http`` and ``reset`` faults. An injected ``code=20001`` on
+``event/track`` is the one fault that processes the request: the events it fails are left out and named in
+``data.failed_events``. The request log keeps each request's query parameters and arrival time.
 """
 
 from __future__ import annotations
 
 import asyncio
 import json
+import re
 import time
 from typing import Any
 
 from fastapi import FastAPI
 from starlette.datastructures import UploadFile
-from starlette.requests import Request
+from starlette.requests import ClientDisconnect, Request
 from starlette.responses import JSONResponse, PlainTextResponse, RedirectResponse, Response
 
 from airflow_provider_tiktok.emulator import API_PREFIX, accounts, audiences, control, events, oauth, reporting
-from airflow_provider_tiktok.emulator.envelope import INVALID_PARAMS, ApiError, envelope, new_request_id
+from airflow_provider_tiktok.emulator.envelope import (
+    INVALID_PARAMS,
+    PARTIAL_SUCCESS,
+    ApiError,
+    envelope,
+    new_request_id,
+)
 from airflow_provider_tiktok.emulator.faults import FaultAction
 from airflow_provider_tiktok.emulator.routing import ApiRequest, FilePart, Route
 from airflow_provider_tiktok.emulator.server import drop_connection
 from airflow_provider_tiktok.emulator.state import EmulatorState
 
+#: The one path where TikTok answers partial success (20001) with per-event failures.
+EVENTS_PATH = "event/track/"
 ROUTES: list[Route] = [*oauth.ROUTES, *accounts.ROUTES, *reporting.ROUTES, *events.ROUTES, *audiences.ROUTES]
 
 
@@ -63,18 +74,70 @@ def _merge_body(values: dict[str, Any], raw: bytes) -> dict[str, Any]:
 
 
 async def _injected(
-    state: EmulatorState, request: Request, route: Route, path: str, fault: FaultAction, request_id: str
+    state: EmulatorState, request: Request, route: Route, path: str, fault: FaultAction, request_id: str, **log: Any
 ) -> Response:
     """Answer with an injected fault instead of the handler."""
     if fault.kind == "reset":
-        state.record(route.method, path, None, 0, request_id, fault.kind)
+        state.record(route.method, path, None, 0, request_id, fault.kind, **log)
         await drop_connection(request)
         return Response(status_code=500)  # never delivered: the connection is gone
     if fault.kind == "http":
-        state.record(route.method, path, None, fault.status, request_id, fault.kind)
-        return PlainTextResponse(f"{fault.status} {fault.message}", status_code=fault.status)
-    state.record(route.method, path, fault.code, 200, request_id, fault.kind)
+        state.record(route.method, path, None, fault.status, request_id, fault.kind, **log)
+        return PlainTextResponse(
+            f"{fault.status} {fault.message}", status_code=fault.status, headers={"X-Tt-Logid": request_id}
+        )
+    state.record(route.method, path, fault.code, 200, request_id, fault.kind, **log)
     return _answer(envelope(request_id, None, fault.code, fault.message))
+
+
+def _fail_some_events(params: dict[str, Any], failed: int, message: str) -> tuple[dict[str, Any], list[dict[str, Any]]]:
+    """Take ``failed`` events (spread evenly) out of an ``event/track`` batch: the rest, and their failure entries.
+
+    Raises 40002 when every event would fail (TikTok rejects such a batch whole) or the batch is no list.
+    """
+    events = params.get("data")
+    if not isinstance(events, list) or not events:
+        return params, []
+    count = len(events)
+    if failed >= count:
+        raise ApiError(INVALID_PARAMS, f"data.0: {message}")
+    positions = sorted({(i * count) // failed for i in range(failed)})
+    entries = [
+        {
+            "index": i,
+            "event_id": events[i].get("event_id") if isinstance(events[i], dict) else None,
+            "code": INVALID_PARAMS,
+            "message": f"data.{i}: {message}",
+        }
+        for i in positions
+    ]
+    rest = [event for i, event in enumerate(events) if i not in set(positions)]
+    return {**params, "data": rest}, entries
+
+
+def _with_failures(state: EmulatorState, api_request: ApiRequest, route: Route, fault: FaultAction) -> dict[str, Any]:
+    """Run ``event/track`` on the batch minus the events an injected 20001 fails, then raise that 20001.
+
+    Failures the handler finds itself (``partial_success_events``) are merged, renumbered to the whole batch.
+    """
+    params, entries = _fail_some_events(api_request.params, fault.failed, fault.message)
+    kept = [i for i in range(len(api_request.params.get("data") or [])) if i not in {e["index"] for e in entries}]
+    try:
+        route.handler(state, ApiRequest(api_request.path, params, api_request.token, api_request.request_id))
+    except ApiError as error:
+        if error.code != PARTIAL_SUCCESS:
+            raise
+        for entry in error.data.get("failed_events", []):
+            index = kept[entry["index"]]
+            message = re.sub(rf"\bdata\.{entry['index']}\b", f"data.{index}", entry["message"], count=1)
+            entries.append({**entry, "index": index, "message": message})
+    entries.sort(key=lambda entry: entry["index"])
+    total = len(api_request.params["data"])
+    raise ApiError(
+        PARTIAL_SUCCESS,
+        f"Partial success: {len(entries)} of {total} events were rejected.",
+        {"failed_events": entries},
+    )
 
 
 def _endpoint(state: EmulatorState, route: Route) -> Any:
@@ -82,24 +145,36 @@ def _endpoint(state: EmulatorState, route: Route) -> Any:
     path = f"{API_PREFIX}/{route.path}"
 
     async def endpoint(request: Request) -> Response:
+        arrived = time.time()
+        log = {"query": dict(request.query_params), "arrived": arrived}
         request_id = new_request_id(state.now())
         with state.lock:
             delay, fault = state.faults.evaluate(path, time.monotonic())
-        if delay:
-            await asyncio.sleep(delay)
-        if fault is not None:
-            return await _injected(state, request, route, path, fault, request_id)
+        partial = fault if fault is not None and fault.failed and route.path == EVENTS_PATH else None
+        if fault is not None and partial is None:
+            if delay:
+                await asyncio.sleep(delay)
+            return await _injected(state, request, route, path, fault, request_id, **log)
         try:
             values, raw = await _read(request)
+        except ClientDisconnect:  # the client went away while sending: nothing to process, nobody to answer
+            state.record(route.method, path, None, 499, request_id, "disconnected", **log)
+            return Response(status_code=499)
+        if delay:  # processing latency: the request is handled even when the client stopped waiting
+            await asyncio.sleep(delay)
+        try:
             with state.lock:
                 token = None
                 if route.scope is not None:
                     token = state.authenticate(request.headers.get("access-token"), route.scope)
                 api_request = ApiRequest(path, _merge_body(values, raw), token, request_id)
+                if partial is not None:
+                    _with_failures(state, api_request, route, partial)
                 body = envelope(request_id, route.handler(state, api_request))
         except ApiError as error:
             body = envelope(request_id, error.data, error.code, error.message)
-        state.record(route.method, path, body["code"], 200, request_id, None)
+        injected = "code" if partial is not None else "delay" if delay else None
+        state.record(route.method, path, body["code"], 200, request_id, injected, **log)
         return _answer(body)
 
     endpoint.__name__ = route.path.strip("/").replace("/", "_")

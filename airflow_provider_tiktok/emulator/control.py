@@ -1,7 +1,8 @@
 """``/_emulator/``: introspection and control for tests and demos (no auth, plain HTTP errors).
 
 - ``GET /_emulator/stats``: calls per path, codes answered, audience calls per UTC day, max file_paths.
-- ``GET /_emulator/requests[?path=substring&since=unix_seconds]``: the bounded request log.
+- ``GET /_emulator/requests[?path=substring&since=unix_seconds]``: the bounded request log (with each
+  request's query parameters, secrets masked, and arrival time).
 - ``GET /_emulator/audiences/{id}/members``: the audience's hashed ids, sorted.
 - ``GET /_emulator/events[?event_source_id=...]``: receipts per event_id and the unique count.
 - ``GET|POST|DELETE /_emulator/faults``: view, add (``{"rules": [rule or spec string], "latency_ms",
@@ -9,6 +10,8 @@
 - ``GET|POST /_emulator/clock``: ``{"now": ISO}``, ``{"offset_seconds": n}`` or ``{"advance_seconds": n}``.
 - ``GET|POST /_emulator/settings``: :class:`~.state.Settings` fields.
 - ``POST /_emulator/tokens``: issue a token (``advertiser_ids``, ``scopes``, ``expires_in``).
+- ``POST /_emulator/tokens/revoke``: revoke ``{"access_token": ...}`` (default the seed token): later calls
+  with it answer 40105; 404 for an unknown token.
 - ``POST /_emulator/reset``: back to the seeded start.
 """
 
@@ -21,7 +24,7 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Body, HTTPException, Query
 
-from airflow_provider_tiktok.emulator import ADVERTISER_IDS
+from airflow_provider_tiktok.emulator import ACCESS_TOKEN, ADVERTISER_IDS
 from airflow_provider_tiktok.emulator.state import EmulatorState
 
 JsonBody = Annotated[dict[str, Any], Body()]
@@ -132,6 +135,14 @@ def router(state: EmulatorState) -> APIRouter:
         except (TypeError, ValueError) as error:
             raise HTTPException(400, str(error)) from None
         return {"access_token": token}
+
+    @api.post("/tokens/revoke")
+    def revoke_token(body: Annotated[dict[str, Any] | None, Body()] = None) -> dict[str, Any]:
+        """Revoke a token (the seed one by default), as a user revoking the app's access would."""
+        token = (body or {}).get("access_token", ACCESS_TOKEN)
+        if not isinstance(token, str) or not state.revoke_token(token):
+            raise HTTPException(404, "no such access token")  # never echo the value
+        return {"revoked": True}
 
     @api.post("/reset")
     def reset() -> dict[str, Any]:

@@ -4,20 +4,26 @@ A rule is written ``path=event/track,kind=code,code=40100,rate=0.2`` (CLI ``--fa
 or :meth:`Faults.add`). Keys:
 
 - ``path``: a substring of the request path, or ``*`` (default) for every API path;
-- ``kind``: ``code`` (answer HTTP 200 with envelope ``code``, e.g. 40100/40133/50000/20001; the request is
-  not processed), ``http`` (answer HTTP ``status``, 500/502/503, with a plain-text body), ``reset`` (close
-  the connection without an answer), ``delay`` (add ``ms`` of latency, then answer normally) or ``lock``
-  (answer 40100 and keep answering 40100 to every matching path for ``seconds``, TikTok's ~5-minute lock);
+- ``kind``: ``code`` (answer HTTP 200 with envelope ``code``, e.g. 40100/40133/50000; the request is not
+  processed, except ``code=20001`` on ``event/track``, see ``failed``), ``http`` (answer HTTP ``status``,
+  500/502/503, with a plain-text body), ``reset`` (close the connection without an answer), ``delay`` (add
+  ``ms`` of latency, then answer normally, even to a client that gave up waiting) or ``lock`` (answer 40100
+  and keep answering 40100 to every matching path for ``seconds``, TikTok's ~5-minute lock);
 - ``rate`` (fraction 0..1 of matching requests, drawn from a seeded RNG) or ``count`` (the next N matching
   requests); with neither, every matching request;
-- ``code``, ``status``, ``ms``, ``seconds``, ``message``: the parameters of the kinds above.
+- ``code``, ``status``, ``ms``, ``seconds``, ``message``: the parameters of the kinds above;
+- ``failed``: for ``code=20001`` on ``event/track``, how many events of the batch fail (default 1, spread
+  evenly over it): the others are accepted and the answer's ``data.failed_events`` names the failed ones by
+  ``index`` and ``event_id``, as the ``partial_success_events`` setting does. A batch whose every event would
+  fail is rejected whole (40002). On other paths TikTok never answers 20001, and the rule answers it without
+  processing the request, so tests can show a client does not take it for success.
 
 Rules are tried in order; the first that fires decides (``delay`` rules add up and let the request go on).
 Rate-limit enforcement (``qps``, ``per_minute``) counts requests over sliding windows of real time; a
 request beyond either limit answers 40100 and starts a lock of ``rate_limit_lock_seconds`` on every path
 except ``event/track`` (which TikTok limits separately, far higher). Locks and windows use the monotonic
-clock, not the emulator clock, so a client's real backoff is what ends them; :meth:`Faults.clear` ends
-them at once.
+clock, not the emulator clock, so a client's real backoff is what ends them; :meth:`Faults.advance` ages them by virtual
+seconds (a test's fake sleep), :meth:`Faults.clear` ends them at once.
 """
 
 from __future__ import annotations
@@ -31,6 +37,7 @@ from typing import Any
 
 KINDS = ("code", "http", "reset", "delay", "lock")
 RATE_LIMITED = 40100
+PARTIAL_SUCCESS = 20001
 #: Paths the app-wide rate limit leaves alone (the Events API has its own, much higher limit).
 RATE_LIMIT_EXEMPT = ("event/track",)
 _SPEC_KEYS = {
@@ -45,6 +52,7 @@ _SPEC_KEYS = {
     "rate": "rate",
     "count": "count",
     "message": "message",
+    "failed": "failed",
 }
 
 
@@ -61,6 +69,7 @@ class FaultRule:
     rate: float | None = None
     count: int | None = None
     message: str | None = None
+    failed: int = 1
 
     def __post_init__(self) -> None:
         """Reject rules that could never behave as written."""
@@ -70,6 +79,8 @@ class FaultRule:
             raise ValueError(f"fault rate must be within 0..1, got {self.rate}")
         if self.count is not None and self.count < 0:
             raise ValueError(f"fault count must be >= 0, got {self.count}")
+        if self.failed < 1:
+            raise ValueError(f"fault failed (events failing a 20001) must be >= 1, got {self.failed}")
         if self.kind == "http" and not 400 <= self.status <= 599:
             raise ValueError(f"fault status must be an HTTP error status, got {self.status}")
 
@@ -90,7 +101,15 @@ class FaultRule:
         unknown = set(values) - set(_SPEC_KEYS.values())
         if unknown:
             raise ValueError(f"unknown fault keys: {', '.join(sorted(unknown))}")
-        converters = {"code": int, "status": int, "delay_ms": int, "lock_seconds": float, "rate": float, "count": int}
+        converters = {
+            "code": int,
+            "status": int,
+            "delay_ms": int,
+            "lock_seconds": float,
+            "rate": float,
+            "count": int,
+            "failed": int,
+        }
         return cls(**{k: converters.get(k, str)(v) if v is not None else None for k, v in values.items()})
 
     def matches(self, path: str) -> bool:
@@ -115,6 +134,8 @@ class FaultAction:
     code: int = 0
     status: int = 200
     message: str = ""
+    #: Events failing a 20001 on ``event/track`` (the rest of the batch is accepted).
+    failed: int = 0
 
 
 @dataclass
@@ -146,6 +167,14 @@ class Faults:
         self._locks: list[_Lock] = []
         self._arrivals: deque[float] = deque()
         self._rng = random.Random(self._seed)
+        #: Virtual seconds added to the monotonic clock by :meth:`advance`.
+        self._offset = 0.0
+
+    def advance(self, seconds: float) -> None:
+        """Age locks and rate-limit windows by ``seconds`` as if that much time had passed (fake sleeps in tests)."""
+        if seconds < 0:
+            raise ValueError("faults can only be advanced forwards")
+        self._offset += seconds
 
     def add(self, rule: FaultRule | str | dict[str, Any]) -> FaultRule:
         """Append a rule given as a :class:`FaultRule`, a spec string or a dict."""
@@ -167,11 +196,11 @@ class Faults:
 
     def lock(self, seconds: float, path: str = "*", now: float | None = None) -> None:
         """Lock ``path`` (substring or ``*``) for ``seconds`` from now (or from monotonic time ``now``)."""
-        start = time.monotonic() if now is None else now
+        start = time.monotonic() + self._offset if now is None else now
         self._locks.append(_Lock(path, start + seconds, exempt_events=False))
 
     def locked(self, path: str, now: float) -> bool:
-        """Whether a live lock covers ``path``; expired locks are dropped."""
+        """Whether a live lock covers ``path`` at virtual time ``now``; expired locks are dropped."""
         self._locks = [lock for lock in self._locks if lock.until > now]
         return any(
             (lock.path == "*" or lock.path in path) and not (lock.exempt_events and _exempt(path))
@@ -179,7 +208,11 @@ class Faults:
         )
 
     def evaluate(self, path: str, now: float) -> tuple[float, FaultAction | None]:
-        """Decide the added latency (seconds) and the fault, if any, for a request to ``path`` at ``now``."""
+        """Decide the added latency (seconds) and the fault, if any, for a request to ``path`` at ``now``.
+
+        ``now`` is monotonic seconds; :meth:`advance`'s virtual seconds are added to it.
+        """
+        now += self._offset
         delay_ms = self.latency_ms
         if self.locked(path, now):
             return delay_ms / 1000, FaultAction("code", RATE_LIMITED, message="App is locked: too many requests")
@@ -195,8 +228,16 @@ class Faults:
             if rule.kind == "lock":
                 self._locks.append(_Lock(rule.path, now + rule.lock_seconds, exempt_events=False))
                 return delay_ms / 1000, FaultAction("code", RATE_LIMITED, message=rule.message or "App is locked")
-            default_message = "Injected fault" if rule.kind != "code" else f"Injected error {rule.code}"
-            return delay_ms / 1000, FaultAction(rule.kind, rule.code, rule.status, rule.message or default_message)
+            failed = rule.failed if rule.kind == "code" and rule.code == PARTIAL_SUCCESS else 0
+            default_message = (
+                "rejected by an injected partial-success fault"
+                if failed
+                else "Injected fault"
+                if rule.kind != "code"
+                else f"Injected error {rule.code}"
+            )
+            action = FaultAction(rule.kind, rule.code, rule.status, rule.message or default_message, failed)
+            return delay_ms / 1000, action
         return delay_ms / 1000, None
 
     def _breaches_rate_limit(self, path: str, now: float) -> bool:
@@ -216,6 +257,7 @@ class Faults:
 
     def to_dict(self, now: float) -> dict[str, Any]:
         """A JSON view for the control API: rules (with counts left), limits and live locks."""
+        now += self._offset
         return {
             "rules": [asdict(rule) for rule in self.rules],
             "latency_ms": self.latency_ms,

@@ -40,6 +40,8 @@ from airflow_provider_tiktok.emulator.faults import Faults
 
 #: Requests kept in the log behind ``GET /_emulator/requests``.
 REQUEST_LOG_SIZE = 10_000
+#: Query parameters shown as ``***`` in the request log (the OAuth calls carry secrets in the query string).
+SECRET_PARAMS = frozenset({"secret", "client_secret", "access_token", "refresh_token", "auth_code"})
 TT_USER_TOKEN_SECONDS = 86_400
 REFRESH_TOKEN_SECONDS = 365 * 86_400
 AUTH_CODE_SECONDS = 3_600
@@ -62,6 +64,8 @@ class Settings:
     event_errors_without_index: bool = False
     #: Event batches with bad rows answer 20001, accepting the good rows, instead of rejecting the batch.
     partial_success_events: bool = False
+    #: False keeps only the receipts per event_id (load runs of millions of events).
+    keep_event_bodies: bool = True
 
     def update(self, values: dict[str, Any]) -> None:
         """Set known fields from JSON values, checking their types."""
@@ -151,8 +155,15 @@ class Clock:
 
 
 def _utc(moment: datetime) -> datetime:
-    """An aware UTC datetime; naive values are taken as UTC."""
-    return moment.replace(tzinfo=timezone.utc) if moment.tzinfo is None else moment.astimezone(timezone.utc)
+    """A plain, aware UTC ``datetime``; naive values are taken as UTC.
+
+    Subclasses (pendulum's ``DateTime``, which Airflow hands out) are rebuilt as ``datetime``: pendulum's
+    arithmetic with a ``timedelta`` drops a ``datetime.timezone`` and would turn the clock naive.
+    """
+    aware = moment.replace(tzinfo=timezone.utc) if moment.tzinfo is None else moment.astimezone(timezone.utc)
+    return datetime(
+        aware.year, aware.month, aware.day, aware.hour, aware.minute, aware.second, aware.microsecond, timezone.utc
+    )
 
 
 class EmulatorState:
@@ -246,11 +257,13 @@ class EmulatorState:
             )
             return value
 
-    def revoke_token(self, token: str = ACCESS_TOKEN) -> None:
-        """Revoke a token: later calls with it answer 40105."""
+    def revoke_token(self, token: str = ACCESS_TOKEN) -> bool:
+        """Revoke a token: later calls with it answer 40105. Returns whether the token was known."""
         with self.lock:
             if token in self.tokens:
                 self.tokens[token].revoked = True
+                return True
+            return False
 
     def authenticate(self, token: str | None, scope: str) -> Token:
         """The token behind an ``Access-Token`` header, checked for presence, validity, expiry and ``scope``."""
@@ -331,19 +344,36 @@ class EmulatorState:
 
     # Bookkeeping ---------------------------------------------------------------------------------------
     def record(
-        self, method: str, path: str, code: int | None, http_status: int, request_id: str, fault: str | None
+        self,
+        method: str,
+        path: str,
+        code: int | None,
+        http_status: int,
+        request_id: str,
+        fault: str | None,
+        *,
+        query: dict[str, str] | None = None,
+        arrived: float | None = None,
     ) -> None:
-        """Count and log one answered request."""
+        """Count and log one answered request.
+
+        The log entry's ``t`` is when it was answered and ``arrived`` when it reached the emulator (both Unix
+        seconds; they differ by the handling time and any injected delay); ``query`` holds the query
+        parameters, secrets masked; ``fault`` the injected fault (``delay`` when only latency was added).
+        """
+        now = time.time()
         with self.lock:
             self.calls[path] += 1
             if code is not None:
                 self.codes[code] += 1
             self.request_log.append(
                 {
-                    "t": time.time(),
+                    "t": now,
+                    "arrived": now if arrived is None else arrived,
                     "at": self.now().isoformat(),
                     "method": method,
                     "path": path,
+                    "query": {k: "***" if k in SECRET_PARAMS else v for k, v in (query or {}).items()},
                     "code": code,
                     "http_status": http_status,
                     "request_id": request_id,

@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
+import json
 import socket
 from datetime import datetime, timezone
 
 import pytest
 import requests
 
-from airflow_provider_tiktok.emulator import ADVERTISER_A, REFRESH_TOKEN
+from airflow_provider_tiktok.emulator import ADVERTISER_A, APP_ID, APP_SECRET, REFRESH_TOKEN
 from airflow_provider_tiktok.emulator.state import REQUEST_LOG_SIZE, EmulatorState
 from airflow_provider_tiktok.emulator.testing import EmulatorServer
 from tests.emulator.conftest import FIXED_NOW, Api
@@ -94,3 +95,39 @@ def test_server_life_cycle() -> None:
         requests.get(f"http://127.0.0.1:{port}/_emulator/stats", timeout=2)
     with socket.socket() as sock:  # the port is free again
         sock.bind(("127.0.0.1", port))
+
+
+def test_revoke_a_token_over_http(api: Api, emulator) -> None:
+    other = control(emulator, "POST", "tokens", json={}).json()["access_token"]
+    answer = control(emulator, "POST", "tokens/revoke", json={"access_token": other})
+    assert answer.json() == {"revoked": True}
+    assert api.get("ad/get/", AD_GET, token=other)["code"] == 40105
+    assert api.get("ad/get/", AD_GET)["code"] == 0  # the seed token is untouched
+    assert control(emulator, "POST", "tokens/revoke").json() == {"revoked": True}  # the seed token by default
+    assert api.get("ad/get/", AD_GET)["code"] == 40105
+    missing = control(emulator, "POST", "tokens/revoke", json={"access_token": "tok-unknown-123"})
+    assert missing.status_code == 404 and "tok-unknown-123" not in missing.text
+
+
+def test_request_log_keeps_query_parameters_with_secrets_masked(api: Api, emulator) -> None:
+    api.get("ad/get/", {**AD_GET, "page_size": 5})
+    api.get("oauth2/advertiser/get/", {"app_id": APP_ID, "secret": APP_SECRET})
+    log = control(emulator, "GET", "requests").json()["requests"]
+    assert log[0]["query"] == {"advertiser_id": ADVERTISER_A, "page_size": "5"}
+    assert log[1]["query"] == {"app_id": APP_ID, "secret": "***"}
+    assert APP_SECRET not in json.dumps(log)
+    assert all(entry["arrived"] <= entry["t"] for entry in log)
+
+
+def test_a_pendulum_instant_keeps_the_clock_aware(emulator) -> None:
+    import pendulum
+
+    emulator.state.set_clock(pendulum.datetime(2026, 3, 10, 16, 30, tz="Europe/Berlin"))
+    emulator.state.advance_clock(60)
+    now = emulator.state.now()
+    assert type(now) is datetime and now == datetime(2026, 3, 10, 15, 31, tzinfo=timezone.utc)
+    assert control(emulator, "GET", "clock").json()["now"] == "2026-03-10T15:31:00+00:00"
+
+
+def test_event_bodies_can_be_left_out_for_load_runs(emulator) -> None:
+    assert control(emulator, "POST", "settings", json={"keep_event_bodies": False}).json()["keep_event_bodies"] is False

@@ -10,6 +10,7 @@ import requests
 from airflow_provider_tiktok.emulator import ACCESS_TOKEN, ADVERTISER_A, API_PREFIX
 from airflow_provider_tiktok.emulator.faults import FaultRule, Faults
 from tests.emulator.conftest import Api
+from tests.emulator.test_events import PIXEL, event
 
 AD_GET = {"advertiser_id": ADVERTISER_A}
 PATH = "/open_api/v1.3/ad/get/"
@@ -131,3 +132,97 @@ def test_control_api(api: Api, emulator) -> None:
     assert api.get("ad/get/", AD_GET)["code"] == 40100
     requests.delete(url, timeout=5)
     assert api.get("ad/get/", AD_GET)["code"] == 0
+
+
+def test_virtual_seconds_age_locks_and_rate_windows() -> None:
+    faults = Faults(seed=1)
+    faults.add("kind=lock,seconds=300,count=1")
+    assert faults.evaluate(PATH, 1000.0)[1].code == 40100
+    faults.advance(299.0)
+    assert faults.evaluate(PATH, 1000.5)[1].code == 40100  # 299.5 virtual seconds in
+    faults.advance(1.0)
+    assert faults.evaluate(PATH, 1000.5)[1] is None  # 300.5 s: the lock is over
+    faults.set_rate_limit(per_minute=2, lock_seconds=10)
+    assert [faults.evaluate(PATH, 1001.0)[1] for _ in range(2)] == [None, None]
+    faults.advance(60.0)
+    assert faults.evaluate(PATH, 1001.0)[1] is None  # the minute window forgot the two earlier arrivals
+    with pytest.raises(ValueError):
+        faults.advance(-1)
+
+
+def test_a_20001_fault_accepts_the_rest_of_the_batch_and_names_the_failed_events(api: Api, emulator) -> None:
+    now = int(emulator.state.now().timestamp())
+    emulator.state.faults.add("path=event/track,kind=code,code=20001,failed=3,count=1")
+    events = [event(now, i) for i in range(10)]
+    answer = api.post("event/track/", {"event_source": "web", "event_source_id": PIXEL, "data": events})
+    assert answer["code"] == 20001 and answer["message"] == "Partial success: 3 of 10 events were rejected."
+    assert answer["data"]["failed_events"] == [
+        {
+            "index": i,
+            "event_id": events[i]["event_id"],
+            "code": 40002,
+            "message": f"data.{i}: rejected by an injected partial-success fault",
+        }
+        for i in (0, 3, 6)
+    ]
+    assert emulator.state.event_summary(PIXEL)["receipts"] == {events[i]["event_id"]: 1 for i in (1, 2, 4, 5, 7, 8, 9)}
+    assert [(e["code"], e["fault"]) for e in emulator.state.requests()] == [(20001, "code")]
+    # Once the rule is spent the same batch is accepted whole (the 7 earlier ones de-duplicated by event_id).
+    assert api.post("event/track/", {"event_source": "web", "event_source_id": PIXEL, "data": events})["code"] == 0
+
+
+def test_a_20001_fault_merges_with_the_rows_the_emulator_refuses_itself(api: Api, emulator) -> None:
+    now = int(emulator.state.now().timestamp())
+    emulator.state.settings.partial_success_events = True
+    emulator.state.faults.add("path=event/track,kind=code,code=20001,failed=1,count=1")
+    events = [event(now, i) for i in range(4)]
+    events[2]["event_time"] = now - 40 * 86_400  # too old: refused by validation, at index 1 of the rest
+    answer = api.post("event/track/", {"event_source": "web", "event_source_id": PIXEL, "data": events})
+    failed = answer["data"]["failed_events"]
+    assert [(f["index"], f["event_id"], f["code"]) for f in failed] == [
+        (0, events[0]["event_id"], 40002),
+        (2, events[2]["event_id"], 40002),
+    ]
+    assert failed[1]["message"] == "Invalid value for data.2.event_time: is older than 28 days"
+    assert sorted(emulator.state.event_summary(PIXEL)["receipts"]) == [events[1]["event_id"], events[3]["event_id"]]
+
+
+def test_a_20001_fault_failing_every_event_rejects_the_batch(api: Api, emulator) -> None:
+    now = int(emulator.state.now().timestamp())
+    emulator.state.faults.add("path=event/track,kind=code,code=20001,failed=5,count=1")
+    answer = api.post("event/track/", {"event_source": "web", "event_source_id": PIXEL, "data": [event(now, 1)]})
+    assert answer["code"] == 40002 and emulator.state.event_summary(PIXEL)["unique"] == 0
+
+
+def test_a_20001_fault_elsewhere_is_answered_without_processing(api: Api, emulator) -> None:
+    emulator.state.faults.add("path=ad/get,kind=code,code=20001,count=1")
+    answer = api.get("ad/get/", AD_GET)
+    assert (answer["code"], answer["data"]) == (20001, {})
+    assert api.get("ad/get/", AD_GET)["data"]["list"]
+    with pytest.raises(ValueError):
+        FaultRule.parse("kind=code,code=20001,failed=0")
+
+
+def test_a_request_delayed_past_the_client_timeout_is_still_processed(emulator) -> None:
+    now = int(emulator.state.now().timestamp())
+    emulator.state.faults.add("path=event/track,kind=delay,ms=400,count=1")
+    url = f"{emulator.url}{API_PREFIX}/event/track/"
+    body = {"event_source": "web", "event_source_id": PIXEL, "data": [event(now, 7)]}
+    with pytest.raises(requests.Timeout):
+        requests.post(url, json=body, headers={"Access-Token": ACCESS_TOKEN}, timeout=0.1)
+    deadline = time.monotonic() + 5
+    while not emulator.state.requests() and time.monotonic() < deadline:
+        time.sleep(0.02)
+    [entry] = emulator.state.requests()
+    assert (entry["code"], entry["fault"]) == (0, "delay")
+    assert entry["t"] - entry["arrived"] >= 0.39  # wall clock vs the event loop's monotonic one
+    assert emulator.state.event_summary(PIXEL)["receipts"] == {event(now, 7)["event_id"]: 1}
+
+
+def test_an_http_fault_carries_the_request_id_header(emulator) -> None:
+    emulator.state.faults.add("path=ad/get,kind=http,status=502,count=1")
+    answer = requests.get(
+        f"{emulator.url}{API_PREFIX}/ad/get/", params=AD_GET, headers={"Access-Token": ACCESS_TOKEN}, timeout=5
+    )
+    [entry] = emulator.state.requests()
+    assert answer.status_code == 502 and answer.headers["X-Tt-Logid"] == entry["request_id"]
