@@ -97,7 +97,7 @@ def row_index(message: str, size: int) -> int | None:
 
 def describe(message: str) -> tuple[str | None, str]:
     """(field path, reason) of a TikTok message, without the row index, so equal reasons add up."""
-    text = _ROW_INDEX.sub("", message or "").strip()
+    text = _ROW_INDEX.sub("", message or "").strip().lstrip(":. ")
     match = _FIELD.search(text)
     path = match.group(1).strip(".") if match else None
     reason = text.split(": ", 1)[1] if path and ": " in text else text
