@@ -12,6 +12,7 @@ from __future__ import annotations
 import hashlib
 import ipaddress
 import json
+import math
 import re
 from collections import Counter
 from collections.abc import Mapping
@@ -28,6 +29,7 @@ from airflow_provider_tiktok.utils.hashing import (
     InvalidIdentifier,
     hash_email,
     hash_external_id,
+    hash_maid,
     hash_phone,
     is_sha256_hex,
     normalise_maid,
@@ -97,6 +99,13 @@ MAX_EVENT_AGE_DAYS = 28
 MAX_FUTURE_SECONDS = 300
 EVENT_ID_LENGTH = 36
 PHONE_CACHE_SIZE = 50_000
+#: Our bounds, not TikTok's documented limits: a longer event name or text is data in the wrong column, and
+#: one such field must not grow a request by megabytes (or be copied into a rejects file).
+MAX_EVENT_NAME_LENGTH = 255
+MAX_TEXT_LENGTH = 8192
+#: Amounts above this lose cents as JSON numbers (doubles); counts above this are not quantities.
+MAX_AMOUNT = Decimal(10) ** 15
+MAX_COUNT = 2**31 - 1
 #: Above this, a numeric timestamp is in milliseconds (1e11 seconds is the year 5138).
 _MILLISECONDS_FROM = 100_000_000_000
 _DIGITS = re.compile(r"\d+(\.\d*)?")
@@ -105,6 +114,11 @@ _DATE_ONLY = re.compile(r"\d{4}-?\d{2}-?\d{2}")
 _TRUE = frozenset({"true", "1", "yes", "y", "t"})
 _FALSE = frozenset({"false", "0", "no", "n", "f"})
 _UTC = timezone.utc
+#: A source column name as people write them; anything else (an e-mail, a date) suggests a missing header row
+#: and is never echoed in an error.
+_COLUMN_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_ .-]{0,63}")
+#: How deep a rejects-file copy of a record follows nested lists and objects.
+_REDACT_DEPTH = 4
 
 
 class RowRejected(TikTokInputError):
@@ -179,10 +193,18 @@ class BuildTally:
 
 
 def check_fields(record: Mapping[str, Any], row: int) -> None:
-    """Raise at the first field that is not a canonical name (it needs a ``field_map`` entry)."""
+    """Raise at the first field that is not a canonical name (it needs a ``field_map`` entry); names that do
+    not look like column names are not quoted (a CSV without its header row has values there)."""
     unknown = record.keys() - CANONICAL_FIELDS
     if unknown:
-        name = sorted(unknown)[0]
+        names = sorted(str(key) for key in unknown)
+        if not all(_COLUMN_NAME.fullmatch(name) for name in names):
+            raise TikTokInputError(
+                "has columns whose names are not field names (is the CSV header row missing?): give the file a "
+                "header of Events API field names, or map the columns with field_map",
+                row=row,
+            )
+        name = names[0]
         raise TikTokInputError(
             "is not an Events API field: rename it with field_map={'<column>': '<field>'} or drop it with "
             "field_map={'<column>': None}",
@@ -200,6 +222,8 @@ def build_event(record: Mapping[str, Any], row: int, rules: EventRules, tally: B
     name = name or rules.default_event
     if not name:
         raise RowRejected("is missing: add an event column or set default_event", row=row, field="event")
+    if len(name) > MAX_EVENT_NAME_LENGTH:
+        raise RowRejected(f"is longer than {MAX_EVENT_NAME_LENGTH} characters", row=row, field="event")
     if name not in STANDARD_EVENTS:
         tally.nonstandard_event_names[name] += 1
     moment = parse_event_time(given.get("event_time"), row)
@@ -261,9 +285,12 @@ def parse_event_time(value: Any, row: int | None = None) -> int:
             raise RowRejected("is not ISO 8601, Unix seconds or milliseconds", row=row, field="event_time")
     if isinstance(value, datetime):
         return int((value if value.tzinfo else value.replace(tzinfo=_UTC)).timestamp() // 1)
-    if isinstance(value, bool) or value is None or isinstance(value, date):
-        reason = "is missing" if value is None else "needs a date and a time"
-        raise RowRejected(reason, row=row, field="event_time")
+    if value is None:
+        raise RowRejected("is missing", row=row, field="event_time")
+    if isinstance(value, date):
+        raise RowRejected("needs a date and a time", row=row, field="event_time")
+    if isinstance(value, bool):
+        raise RowRejected("must be ISO 8601 text, Unix seconds or milliseconds", row=row, field="event_time")
     if isinstance(value, int | float | Decimal):
         return _epoch(value, row)
     raise RowRejected("must be ISO 8601 text, Unix seconds or milliseconds", row=row, field="event_time")
@@ -272,7 +299,7 @@ def parse_event_time(value: Any, row: int | None = None) -> int:
 def _epoch(number: float | Decimal, row: int | None) -> int:
     if number != number or number in (float("inf"), float("-inf")) or number < 0:
         raise RowRejected("must be a positive Unix timestamp", row=row, field="event_time")
-    whole = int(number // 1)
+    whole = math.floor(number)  # exact for any size (Decimal's ``//`` fails beyond 28 digits)
     return whole // 1000 if whole >= _MILLISECONDS_FROM else whole
 
 
@@ -281,15 +308,21 @@ def _text(value: Any, name: str, row: int) -> str | None:
     if value is None:
         return None
     if isinstance(value, str):
+        if len(value) > MAX_TEXT_LENGTH:
+            raise RowRejected(f"is longer than {MAX_TEXT_LENGTH} characters", row=row, field=name)
         return value.strip() or None
     if isinstance(value, int) and not isinstance(value, bool):
+        if value.bit_length() > 256:
+            raise RowRejected("is too long", row=row, field=name)
         return str(value)
     raise RowRejected("must be text", row=row, field=name)
 
 
 def _user(given: Mapping[str, Any], row: int, rules: EventRules, tally: BuildTally) -> dict[str, Any]:
-    """Hashed email/phone/external_id, device ids and clear-text signals; unusable identifiers dropped."""
+    """Hashed email/phone/external_id, device ids and clear-text signals; unusable identifiers dropped (a row
+    left without the identity its source needs is rejected, naming the identifier that was unusable)."""
     user: dict[str, Any] = {}
+    unusable: InvalidIdentifier | None = None
     for name in HASHED_FIELDS:
         if name not in given:
             continue
@@ -300,8 +333,9 @@ def _user(given: Mapping[str, Any], row: int, rules: EventRules, tally: BuildTal
                 user[name] = tally.hash_phone(given[name], rules.default_phone_region)
             else:
                 user[name] = hash_external_id(given[name])
-        except InvalidIdentifier:
+        except InvalidIdentifier as err:
             tally.dropped_fields[name] += 1
+            unusable = unusable or err
     if not given.keys().isdisjoint(_DEVICE_ID_SET):
         for name in DEVICE_ID_FIELDS:
             if name in given:
@@ -321,10 +355,17 @@ def _user(given: Mapping[str, Any], row: int, rules: EventRules, tally: BuildTal
             if text:
                 user[name] = text
     if rules.event_source == "web" and "email" not in user and "phone" not in user and "external_id" not in user:
-        raise RowRejected("a web event needs a usable email, phone or external_id", row=row, field="user")
+        _no_identity("a web event needs a usable email, phone or external_id", row, unusable)
     if rules.event_source == "offline" and "email" not in user and "phone" not in user:
-        raise RowRejected("an offline event needs a usable email or phone", row=row, field="user")
+        _no_identity("an offline event needs a usable email or phone", row, unusable)
     return user
+
+
+def _no_identity(need: str, row: int, unusable: InvalidIdentifier | None) -> None:
+    """Reject a row without a usable identity, naming the identifier that could not be used, if any."""
+    if unusable is None:
+        raise RowRejected(need, row=row, field="user")
+    raise RowRejected(f"{unusable.reason}, and {need}", row=row, field=unusable.field)
 
 
 def _ip(value: Any) -> str | None:
@@ -451,22 +492,24 @@ def _decimal(value: Any, name: str, row: int) -> Decimal | None:
         raise RowRejected("must be a finite number", row=row, field=name)
     if number < 0:
         raise RowRejected("must not be negative", row=row, field=name)
+    if number >= MAX_AMOUNT:
+        raise RowRejected(f"is too large (at most {MAX_AMOUNT:,.0f})", row=row, field=name)
     return number
 
 
 def _count(value: Any, name: str, row: int) -> int | None:
     """A non-negative whole number (quantity, num_items); ``"2"`` and ``2.0`` are 2, ``2.5`` is an error."""
-    if value.__class__ is int:
-        if value < 0:
-            raise RowRejected("must not be negative", row=row, field=name)
+    if value.__class__ is int and 0 <= value <= MAX_COUNT:
         return value
-    if value.__class__ is str and value.isascii() and value.isdigit():
+    if value.__class__ is str and value.isascii() and value.isdigit() and len(value) < 10:
         return int(value)
     number = _decimal(value, name, row)
     if number is None:
         return None
     if number != number.to_integral_value():
         raise RowRejected("must be a whole number", row=row, field=name)
+    if number > MAX_COUNT:
+        raise RowRejected(f"is too large (at most {MAX_COUNT:,})", row=row, field=name)
     return int(number)
 
 
@@ -504,14 +547,36 @@ def _flag(value: Any, row: int) -> bool:
 
 
 def redacted(record: Mapping[str, Any], rules: EventRules) -> dict[str, Any]:
-    """The record as it may be written to a rejects file: email, phone and external_id hashed (or left out
-    when they cannot be normalised), other values as the user gave them (JSON-safe)."""
+    """The record as it may be written to a rejects file: email, phone, external_id and device ids hashed (or
+    left out when they cannot be normalised), texts longer than MAX_TEXT_LENGTH replaced by their length,
+    other values as the user gave them (strict JSON: NaN and infinities as text)."""
     safe: dict[str, Any] = {}
     for key, value in record.items():
-        if key in HASHED_FIELDS and value not in (None, ""):
+        if value not in (None, "") and (key in HASHED_FIELDS or key in _DEVICE_ID_SET):
             try:
-                value = hash_identifier(key, value, rules.default_phone_region)
+                value = (
+                    hash_maid(value, key)
+                    if key in _DEVICE_ID_SET
+                    else hash_identifier(key, value, rules.default_phone_region)
+                )
             except InvalidIdentifier:
                 continue
-        safe[str(key)] = value if isinstance(value, str | int | float | bool | list | dict | None) else str(value)
+        safe[str(key)[:MAX_TEXT_LENGTH]] = _kept(value, _REDACT_DEPTH)
     return safe
+
+
+def _kept(value: Any, depth: int) -> Any:
+    """A JSON-safe copy of a rejected value: long texts and deep nesting replaced by a note of what they were."""
+    if isinstance(value, str):
+        return value if len(value) <= MAX_TEXT_LENGTH else f"<{len(value)} characters, not kept>"
+    if value is None or isinstance(value, bool | int):
+        return value if not isinstance(value, int) or value.bit_length() <= 256 else "<a very large number>"
+    if isinstance(value, float):
+        return value if math.isfinite(value) else str(value)
+    if isinstance(value, list | dict):
+        if depth <= 0:
+            return "<nested value, not kept>"
+        if isinstance(value, list):
+            return [_kept(item, depth - 1) for item in value[:1000]]
+        return {str(k)[:MAX_TEXT_LENGTH]: _kept(v, depth - 1) for k, v in list(value.items())[:1000]}
+    return _kept(str(value), depth)
