@@ -145,6 +145,16 @@ def _ids(files: Iterable[UploadedFile]) -> set[str]:
     return set().union(*(f.ids for f in files))
 
 
+def _size_after(members: set[str], action: str, ids: set[str]) -> int:
+    """The audience size an APPEND / REMOVE / REPLACE of ``ids`` would leave, without building it: a 10M-member
+    audience is then changed in place instead of copied (twice) for a 1% churn."""
+    if action == "APPEND":
+        return len(members) + sum(1 for i in ids if i not in members)
+    if action == "REMOVE":
+        return len(members) - sum(1 for i in ids if i in members)
+    return len(ids)
+
+
 def _name(request: ApiRequest, *, required: bool) -> str | None:
     """``custom_audience_name`` (at most 128 characters)."""
     p = request.params
@@ -223,19 +233,24 @@ def update(state: EmulatorState, request: ApiRequest) -> dict[str, Any]:
     ids = _ids(_files(state, request, advertiser_id, audience.calculate_type))
     if action == "REPLACE" and audience.replace_done_at is not None and audience.replace_done_at > now:
         raise ApiError(INVALID_PARAMS, "A REPLACE on this audience is still processing; try again later.")
-    members = {"APPEND": audience.members | ids, "REMOVE": audience.members - ids, "REPLACE": ids}[action]
-    if len(members) < MIN_MEMBERS:
+    size = _size_after(audience.members, action, ids)
+    if size < MIN_MEMBERS:
         raise ApiError(
             INVALID_PARAMS,
-            f"The audience would hold {len(members)} users after {action}; an audience needs at least {MIN_MEMBERS}.",
+            f"The audience would hold {size} users after {action}; an audience needs at least {MIN_MEMBERS}.",
         )
     before = len(audience.members)
-    audience.members = set(members)
+    if action == "APPEND":
+        audience.members |= ids
+    elif action == "REMOVE":
+        audience.members -= ids
+    else:
+        audience.members = ids
     if new_name is not None:
         audience.name = new_name
     if action == "REPLACE":
         audience.replace_done_at = now + timedelta(seconds=state.settings.replace_processing_seconds)
-    _log(audience, now, action, f"{action} with {len(ids)} ids: {before} -> {len(members)} users")
+    _log(audience, now, action, f"{action} with {len(ids)} ids: {before} -> {size} users")
     return {}
 
 
