@@ -48,6 +48,8 @@ def sha256_hex(text: str) -> str:
 def _text(value: object, field: str) -> str:
     if value is None or isinstance(value, bool) or not isinstance(value, str | int):
         raise InvalidIdentifier(field, "must be text")
+    if isinstance(value, int) and value.bit_length() > 256:  # str() refuses ints of over 4300 digits
+        raise InvalidIdentifier(field, "is too long")
     text = str(value).strip()
     if not text:
         raise InvalidIdentifier(field, "is empty")
