@@ -61,6 +61,11 @@ def event_source_asset(event_source_id: str) -> Asset:
     return Asset(uri=f"tiktok-events://{quote(event_source_id, safe='')}")
 
 
+def _is_fraction(value: object) -> bool:
+    """A number from 0 to 1 (booleans, text and NaN are not)."""
+    return isinstance(value, int | float) and not isinstance(value, bool) and 0.0 <= value <= 1.0
+
+
 def events_manager_url(advertiser_id: str | None) -> str:
     """Events Manager, on the advertiser's account when one is known."""
     return f"{EVENTS_MANAGER_URL}?aadvid={advertiser_id}" if advertiser_id else EVENTS_MANAGER_URL
@@ -275,8 +280,8 @@ class TikTokEventsUploadOperator(BaseOperator):
             raise TikTokConfigError("batch_size must be a whole number from 1 to 1000 (TikTok's limit a request)")
         if isinstance(max_in_flight, bool) or not isinstance(max_in_flight, int) or not 1 <= max_in_flight <= 64:
             raise TikTokConfigError("max_in_flight must be a whole number from 1 to 64")
-        if not 0.0 <= float(max_rejected_fraction) <= 1.0:
-            raise TikTokConfigError("max_rejected_fraction must be between 0 and 1")
+        if not _is_fraction(max_rejected_fraction):
+            raise TikTokConfigError("max_rejected_fraction must be a number between 0 and 1")
         self.events = events
         self.event_source = event_source
         self.event_source_id = event_source_id
@@ -440,8 +445,12 @@ class TikTokEventsUploadOperator(BaseOperator):
         """Fail (without retrying: the same rows would be rejected again) above the allowed rejected share."""
         received, rejected = summary["received"], summary["rejected"]
         if received and rejected / received > self.max_rejected_fraction:
+            reasons = "; ".join(
+                f"{reason} ({count})" for reason, count in list(summary["rejected_by_reason"].items())[:3]
+            )
             raise AirflowFailException(
                 f"{rejected} of {received} events were rejected ({rejected / received:.2%}, allowed "
-                f"{self.max_rejected_fraction:.2%}); every other event was sent. Reasons and rows are in "
-                f"{summary['rejects_uri']}; raise max_rejected_fraction to accept some rejections"
+                f"{self.max_rejected_fraction:.2%}); every other event was sent. Most frequent reasons: {reasons}. "
+                f"Reasons and rows are in {summary['rejects_uri']}; raise max_rejected_fraction to accept some "
+                "rejections"
             )
