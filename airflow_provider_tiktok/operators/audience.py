@@ -17,7 +17,7 @@ from urllib.parse import quote
 
 from airflow.sdk import Asset, BaseOperator, BaseOperatorLink
 
-from airflow_provider_tiktok.exceptions import TikTokApiError, TikTokConfigError
+from airflow_provider_tiktok.exceptions import TikTokApiError, TikTokConfigError, TikTokInputError
 from airflow_provider_tiktok.hooks.tiktok import TikTokAdsHook
 from airflow_provider_tiktok.utils import audience_plan as ap
 from airflow_provider_tiktok.utils import snapshots as sn
@@ -87,15 +87,22 @@ class AudienceSyncSpec:
         ap.calculate_type(self.id_type)
         if self.mode not in ap.MODES:
             raise TikTokConfigError(f"mode must be one of {', '.join(ap.MODES)}")
-        if self.audience_name is not None and not 1 <= len(self.audience_name) <= ap.MAX_AUDIENCE_NAME_LENGTH:
-            raise TikTokConfigError(f"audience_name must have 1 to {ap.MAX_AUDIENCE_NAME_LENGTH} characters")
+        check_audience_name(self.audience_name)
         audience_key(self.audience_id, self.audience_name)
+        for name in ("daily_call_limit", "min_audience_size", "retention_in_days", "chunk_size"):
+            value = getattr(self, name)
+            if isinstance(value, bool) or not isinstance(value, int):
+                raise TikTokConfigError(f"{name} must be a whole number")
         if self.min_audience_size < ap.TIKTOK_MIN_AUDIENCE_SIZE:
             raise TikTokConfigError(
                 f"min_audience_size must be at least {ap.TIKTOK_MIN_AUDIENCE_SIZE}: TikTok rejects smaller audiences"
             )
         if not 1 <= self.retention_in_days <= ap.MAX_RETENTION_DAYS:
             raise TikTokConfigError(f"retention_in_days must be between 1 and {ap.MAX_RETENTION_DAYS}")
+        if not isinstance(self.default_phone_region, str) or not _known_region(self.default_phone_region):
+            raise TikTokConfigError("default_phone_region must be a two-letter region code such as US or DE")
+        if self.replace_processing < timedelta(0):
+            raise TikTokConfigError("replace_processing_minutes must not be negative")
 
     @property
     def calculate_type(self) -> str:
@@ -126,6 +133,25 @@ class Comparison:
     files: dict[str, list[sn.UploadFile]] = field(default_factory=dict)
 
 
+def check_audience_name(name: object) -> None:
+    """TikTok's audience name rule: 1 to 128 characters, not only spaces (the error never quotes the name)."""
+    if name is None:
+        return
+    if not isinstance(name, str) or not name.strip():
+        raise TikTokConfigError("audience_name must be text that is not blank")
+    if len(name) > ap.MAX_AUDIENCE_NAME_LENGTH:
+        raise TikTokConfigError(
+            f"audience_name must have 1 to {ap.MAX_AUDIENCE_NAME_LENGTH} characters (TikTok's limit), not {len(name)}"
+        )
+
+
+def _known_region(region: str) -> bool:
+    """Whether phonenumbers knows ``region`` (e.g. US, DE), so national numbers can be read in it."""
+    import phonenumbers
+
+    return region.upper() in phonenumbers.SUPPORTED_REGIONS
+
+
 # --------------------------------------------------------------------------------------------- input
 def _hasher(id_type: str, default_phone_region: str) -> Callable[[object], str]:
     """The normaliser + SHA-256 for an id type (64-hex values pass through lower-cased)."""
@@ -145,9 +171,15 @@ def hashed_lines(
     rejects file or the log.
     """
     hasher = _hasher(spec.id_type, spec.default_phone_region)
+    holding = 0  # rows that have the id field (or a plain value) at all, even empty
     for row, record in records:
         cohort.members_in += 1
-        value = record[spec.id_type] if spec.id_type in record else record.get("value")
+        if spec.id_type in record:
+            value = record[spec.id_type]
+            holding += 1
+        else:
+            value = record.get("value")
+            holding += "value" in record
         try:
             if value is None:
                 raise InvalidIdentifier(spec.id_type, "is missing")
@@ -158,6 +190,13 @@ def hashed_lines(
             continue
         cohort.valid += 1
         yield digest + "\n"
+    if cohort.members_in and not holding:
+        raise TikTokInputError(
+            f"no row has the field {spec.id_type!r}: name the identifier column {spec.id_type!r} or map yours with "
+            f"field_map={{'<column>': {spec.id_type!r}}} (a CSV needs a header row)",
+            row=1,
+            field=spec.id_type,
+        )
 
 
 def prepare_cohort(
@@ -573,6 +612,11 @@ class TikTokAudienceSyncOperator(BaseOperator):
             raise TikTokConfigError("pass exactly one of members or sql")
         if audience_id in (None, "") and not audience_name:
             raise TikTokConfigError("pass audience_id, or audience_name to find or create the audience")
+        if literal_text(audience_name):
+            check_audience_name(audience_name)
+        minutes = replace_processing_minutes
+        if isinstance(minutes, bool) or not isinstance(minutes, int | float) or not 0 <= minutes < 10_000:
+            raise TikTokConfigError("replace_processing_minutes must be a number of minutes from 0 to 10,000")
         self.members = members
         self.id_type = id_type
         self.audience_id = audience_id
