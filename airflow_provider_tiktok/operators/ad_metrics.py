@@ -40,6 +40,8 @@ XCOM_LINK_KEY = "tiktok_ads_manager_url"
 ASSET_ALIAS = "tiktok_ad_metrics"
 #: Advertiser currency and time zone, kept under the default root: TikTok fixes both when an account is created.
 PROFILE_FOLDER = ".advertisers"
+MAX_LOOKBACK_DAYS = 365
+MAX_HISTORY_DAYS = 3650
 
 
 def utcnow() -> datetime:
@@ -262,6 +264,12 @@ class TikTokAdMetricsOperator(BaseOperator):
             raise TikTokConfigError("lookback_days must be a whole number of days, 0 or more")
         if isinstance(max_history_days, bool) or not isinstance(max_history_days, int) or max_history_days < 1:
             raise TikTokConfigError("max_history_days must be a whole number of days, 1 or more")
+        # Bounded so that date arithmetic stays in range (timedelta(days=10**9) overflows) and a typo cannot ask
+        # TikTok for decades: reports go back about a year.
+        if lookback_days > MAX_LOOKBACK_DAYS:
+            raise TikTokConfigError(f"lookback_days must be at most {MAX_LOOKBACK_DAYS}: TikTok keeps about a year")
+        if max_history_days > MAX_HISTORY_DAYS:
+            raise TikTokConfigError(f"max_history_days must be at most {MAX_HISTORY_DAYS} (ten years)")
         if bool(sql_conn_id) != bool(table):
             raise TikTokConfigError("sql_conn_id and table go together: pass both for a table destination")
         if sql_conn_id and destination:
