@@ -22,7 +22,7 @@ from airflow_provider_tiktok.hooks.tiktok import TikTokAdsHook
 from airflow_provider_tiktok.utils import audience_plan as ap
 from airflow_provider_tiktok.utils import snapshots as sn
 from airflow_provider_tiktok.utils.assets import emit, literal_id, literal_text, with_outlet
-from airflow_provider_tiktok.utils.codes import INVALID_PARAMS
+from airflow_provider_tiktok.utils.codes import INVALID_PARAMS, PARTIAL_SUCCESS
 from airflow_provider_tiktok.utils.hashing import InvalidIdentifier, hash_email, hash_maid, hash_phone
 from airflow_provider_tiktok.utils.ledger import (
     ACCEPTED,
@@ -120,6 +120,8 @@ class Cohort:
     valid: int = 0
     rejected: int = 0
     rejects_uri: str | None = None
+    #: Row and reason of the first rejected member (for the error when every member is rejected).
+    first_reject: tuple[int, str] | None = None
 
 
 @dataclass
@@ -186,6 +188,7 @@ def hashed_lines(
             digest = hasher(value)
         except InvalidIdentifier as err:
             cohort.rejected += 1
+            cohort.first_reject = cohort.first_reject or (row, err.reason)
             rejects.write(json.dumps({"row": row, "field": spec.id_type, "reason": err.reason}) + "\n")
             continue
         cohort.valid += 1
@@ -213,17 +216,42 @@ def prepare_cohort(
         atomic_write_lines(target, sn.iter_lines(local_rejects))
         cohort.rejects_uri = str(target)
         log.warning("%d member(s) rejected as invalid; row numbers and reasons in %s", cohort.rejected, target)
+    if cohort.rejected and not cohort.valid and cohort.first_reject:
+        row, reason = cohort.first_reject
+        raise TikTokInputError(
+            f"{reason}; so was every other member ({cohort.rejected} of {cohort.members_in}): check id_type and the "
+            f"column holding the identifiers. Rows and reasons are in {cohort.rejects_uri}",
+            row=row,
+            field=spec.id_type,
+        )
     return cohort
 
 
 # ------------------------------------------------------------------------------------- TikTok calls
+def whole(data: dict[str, Any], path: str) -> dict[str, Any]:
+    """``data`` of an audience call, which must succeed whole: partial success (20001) counts as a failure.
+
+    TikTok answers 20001 to row uploads (events); an audience or file call answered so may have applied part
+    of the change, or (for a list) left items out. Taking it as done would move the snapshot past what TikTok
+    holds; failing keeps the last accepted snapshot, and the next try sends the difference again (APPEND,
+    REMOVE and REPLACE are idempotent on the member set).
+    """
+    if data.get("_partial_success"):
+        raise TikTokApiError(
+            PARTIAL_SUCCESS,
+            "TikTok answered partial success (20001), which this call cannot be taken as; nothing was recorded as "
+            "done and the next try of the task sends it again",
+            data.get("_request_id"),
+            path=path,
+        )
+    return data
+
+
 def find_audience(hook: TikTokAdsHook, advertiser_id: str, name: str, calculate_type: str) -> str | None:
     """The id of the advertiser's one audience named exactly ``name`` (GET calls: no audience budget)."""
-    matches = [
-        item
-        for item in hook.paginate("dmp/custom_audience/list/", {"advertiser_id": advertiser_id}, page_size=100)
-        if item.get("name") == name
-    ]
+    path = "dmp/custom_audience/list/"
+    pages = hook.iter_pages(path, {"advertiser_id": advertiser_id}, page_size=100)
+    matches = [item for page in pages for item in whole(page, path).get("list") or [] if item.get("name") == name]
     if len(matches) > 1:
         raise TikTokConfigError(f"{len(matches)} audiences are named {name!r}: pass audience_id instead")
     if not matches:
@@ -236,10 +264,13 @@ def check_audience(hook: TikTokAdsHook, advertiser_id: str, audience_id: str, ca
     """Fail early, spending no audience call, when ``audience_id`` does not exist or holds another id type."""
     missing = f"audience {audience_id} was not found for advertiser {advertiser_id}"
     try:
-        data = hook.request(
-            "GET",
+        data = whole(
+            hook.request(
+                "GET",
+                "dmp/custom_audience/get/",
+                params={"advertiser_id": advertiser_id, "custom_audience_ids": [audience_id], "history_size": 0},
+            ),
             "dmp/custom_audience/get/",
-            params={"advertiser_id": advertiser_id, "custom_audience_ids": [audience_id], "history_size": 0},
         )
     except TikTokApiError as err:
         if err.code != INVALID_PARAMS:
@@ -271,7 +302,7 @@ def upload_files(
             data={"advertiser_id": advertiser_id, "calculate_type": calculate_type, "file_signature": file.md5},
             files={"file": (file.path.name, file.path.read_bytes(), "text/plain")},
         )
-        path = data.get("file_path")
+        path = whole(data, "dmp/custom_audience/file/upload/").get("file_path")
         if not path:
             raise TikTokApiError(None, "file upload answered without a file_path", path="dmp/custom_audience/")
         return str(path)
@@ -454,7 +485,7 @@ def _call(
                     "retention_in_days": spec.retention_in_days,
                 },
             )
-            audience_id = str(data["custom_audience_id"])
+            audience_id = str(whole(data, "dmp/custom_audience/create/")["custom_audience_id"])
         else:
             data = hook.request(
                 "POST",
@@ -466,6 +497,7 @@ def _call(
                     "file_paths": file_paths,
                 },
             )
+            whole(data, "dmp/custom_audience/update/")
     except TikTokApiError as err:
         book.settle(reservation, FAILED, request_id=err.request_id, code=err.code)
         raise
