@@ -145,6 +145,15 @@ def _endpoint(state: EmulatorState, route: Route) -> Any:
     path = f"{API_PREFIX}/{route.path}"
 
     async def endpoint(request: Request) -> Response:
+        with state.lock:
+            state.in_flight += 1
+        try:
+            return await answer(request)
+        finally:
+            with state.lock:
+                state.in_flight -= 1
+
+    async def answer(request: Request) -> Response:
         arrived = time.time()
         log = {"query": dict(request.query_params), "arrived": arrived}
         request_id = new_request_id(state.now())

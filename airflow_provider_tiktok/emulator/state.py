@@ -184,6 +184,8 @@ class EmulatorState:
         self.dataset: Dataset = get_dataset(seed, self.anchor)
         self.faults = Faults(seed)
         self.settings = Settings()
+        #: API requests being handled now (a delayed one keeps counting after its client gave up).
+        self.in_flight = 0
         self._clear()
 
     def _clear(self) -> None:
@@ -212,7 +214,12 @@ class EmulatorState:
         self.request_log: deque[dict[str, Any]] = deque(maxlen=REQUEST_LOG_SIZE)
 
     def reset(self) -> None:
-        """Forget everything mutable: clock back to its start mode, faults and settings cleared, seed tokens anew."""
+        """Forget everything mutable: clock back to its start mode, faults and settings cleared, seed tokens anew.
+
+        Requests still being handled (an injected delay outlives its client) are waited for, at most 5 s, so
+        that none lands in the fresh state.
+        """
+        self.wait_idle(5.0)
         with self.lock:
             self.clock = Clock(self._initial_now)
             self.faults.clear()
@@ -395,6 +402,18 @@ class EmulatorState:
                 "max_file_paths": self.max_file_paths,
                 "settings": asdict(self.settings),
             }
+
+    def wait_idle(self, timeout: float = 10.0) -> bool:
+        """Wait (polling, at most ``timeout`` seconds) until no API request is being handled; False on timeout.
+
+        A test that injected latency calls this before it resets, so a late request cannot land in the next test.
+        """
+        deadline = time.monotonic() + timeout
+        while self.in_flight:
+            if time.monotonic() >= deadline:
+                return False
+            time.sleep(0.01)
+        return True
 
     def requests(self) -> list[dict[str, Any]]:
         """The (bounded) request log, oldest first."""

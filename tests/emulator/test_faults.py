@@ -226,3 +226,17 @@ def test_an_http_fault_carries_the_request_id_header(emulator) -> None:
     )
     [entry] = emulator.state.requests()
     assert answer.status_code == 502 and answer.headers["X-Tt-Logid"] == entry["request_id"]
+
+
+def test_reset_waits_for_a_delayed_request_so_it_cannot_land_in_the_fresh_state(emulator) -> None:
+    now = int(emulator.state.now().timestamp())
+    emulator.state.faults.add("path=event/track,kind=delay,ms=300,count=1")
+    url = f"{emulator.url}{API_PREFIX}/event/track/"
+    body = {"event_source": "web", "event_source_id": PIXEL, "data": [event(now, 8)]}
+    with pytest.raises(requests.Timeout):
+        requests.post(url, json=body, headers={"Access-Token": ACCESS_TOKEN}, timeout=0.05)
+    assert emulator.state.in_flight == 1
+    emulator.reset()
+    assert emulator.state.in_flight == 0
+    time.sleep(0.05)
+    assert emulator.state.event_summary(PIXEL)["unique"] == 0 and emulator.state.requests() == []
