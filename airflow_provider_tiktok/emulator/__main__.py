@@ -50,6 +50,11 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
         action="store_true",
         help="accept the good events of a batch and answer 20001 with the failed ones",
     )
+    parser.add_argument(
+        "--receipts-only",
+        action="store_true",
+        help="keep only receipt counts per event_id, not event bodies (load runs of millions of events)",
+    )
     parser.add_argument("--file-path-ttl", type=float, help="seconds an uploaded file_path stays usable")
     parser.add_argument("--max-upload-bytes", type=int, help="largest accepted customer file")
     parser.add_argument("--replace-processing-seconds", type=float, help="how long a REPLACE keeps processing")
@@ -68,6 +73,7 @@ def build_state(args: argparse.Namespace) -> EmulatorState:
     settings = state.settings
     settings.event_errors_without_index = args.event_errors_without_index
     settings.partial_success_events = args.partial_success_events
+    settings.keep_event_bodies = not args.receipts_only
     if args.file_path_ttl is not None:
         settings.file_path_ttl_seconds = args.file_path_ttl
     if args.max_upload_bytes is not None:

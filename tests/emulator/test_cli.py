@@ -66,3 +66,11 @@ def test_cli_rejects_a_bad_fault_spec() -> None:
         timeout=60,
     )
     assert result.returncode != 0 and "fault kind" in result.stderr
+
+
+def test_cli_flags_configure_the_state() -> None:
+    from airflow_provider_tiktok.emulator.__main__ import build_state, parse_args
+
+    assert build_state(parse_args([])).settings.keep_event_bodies is True
+    state = build_state(parse_args(["--receipts-only", "--replace-processing-seconds", "2.5"]))
+    assert (state.settings.keep_event_bodies, state.settings.replace_processing_seconds) == (False, 2.5)
