@@ -14,15 +14,19 @@ import argparse
 import hashlib
 import json
 import os
-import resource
 import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from datetime import timedelta
 from pathlib import Path
 
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+from bench.figures import Figure, Section, at_most, exactly, info, render_text, vs_peer, write_json
+from bench.measure import peak_rss_mb
+
+TIKTOK_DAILY_CALLS = 24
 DIFF_TARGET_SECONDS = 60.0
 DIFF_TARGET_RSS_MB = 1024.0
 CALLS_TARGET = 2
@@ -31,11 +35,6 @@ CALLS_TARGET = 2
 def hashed_line(i: int) -> str:
     """The SHA-256 line of fake member ``i`` (what the sync keeps for ``member<i>@example.com``)."""
     return hashlib.sha256(b"member%d@example.com" % i).hexdigest() + "\n"
-
-
-def peak_rss_mb() -> float:
-    """This process's peak resident set size in MB (Linux reports KB)."""
-    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 
 
 # ------------------------------------------------------------------------------------------- diff
@@ -84,12 +83,12 @@ def diff_child(work: Path) -> None:
     )
 
 
-def bench_diff(size: int, churn: float) -> dict:
+def bench_diff(size: int, churn: float, out: Callable[[str], None] = print) -> dict:
     with tempfile.TemporaryDirectory(prefix="bench-audience-") as tmp:
         work = Path(tmp)
         started = time.perf_counter()
         prepare_diff(work, size, churn)
-        print(f"  (prepared {size:,} + {int(size * churn):,} hashed ids in {time.perf_counter() - started:.0f} s)")
+        out(f"  (prepared {size:,} + {int(size * churn):,} hashed ids in {time.perf_counter() - started:.0f} s)")
         out = subprocess.run(
             [sys.executable, __file__, "--diff-child", str(work)], check=True, capture_output=True, text=True
         ).stdout
@@ -196,52 +195,86 @@ def bench_calls_per_sync(emulator: Emulator, state: Path) -> list[tuple[str, lis
 
 
 # --------------------------------------------------------------------------------------------- main
+def run(
+    quick: bool = False,
+    *,
+    diff_size: int | None = None,
+    churn: float = 0.01,
+    first_sync: int | None = None,
+    out: Callable[[str], None] = print,
+) -> list[Figure]:
+    """Measure the diff, the calls per sync and a first sync; print details, return the figures."""
+    diff_size = diff_size or (1_000_000 if quick else 10_000_000)
+    first_size = first_sync or (100_000 if quick else 1_000_000)
+
+    out(f"1. diff of a {diff_size:,}-member snapshot against a cohort with {churn:.0%} churn")
+    diff = bench_diff(diff_size, churn, out)
+    out(
+        f"   time {diff['total_s']:.1f} s (sort {diff['sort_s']:.1f} s + diff {diff['diff_s']:.1f} s), "
+        f"target {DIFF_TARGET_SECONDS:.0f} s -> {diff['total_s'] / DIFF_TARGET_SECONDS:.2f} of the target"
+    )
+    out(
+        f"   peak RSS {diff['peak_rss_mb']:.0f} MB, target {DIFF_TARGET_RSS_MB:.0f} MB -> "
+        f"{diff['peak_rss_mb'] / DIFF_TARGET_RSS_MB:.2f} of the target"
+    )
+    out(f"   +{diff['added']:,} / -{diff['removed']:,} ids in {diff['files']} upload file(s)")
+
+    import airflow.sdk  # noqa: F401  (imported before any timing: about 5 s)
+
+    with tempfile.TemporaryDirectory(prefix="bench-audience-state-") as state, Emulator() as emulator:
+        connect(emulator)
+        out("2. audience calls per sync (mirror mode, 20k members)")
+        seen = bench_calls_per_sync(emulator, Path(state))
+        for label, actions in seen:
+            out(f"   {label:<27} {len(actions)} call(s) {actions}")
+        most = max(len(actions) for _, actions in seen)
+        out(f"   at most {most} call(s) per sync, target {CALLS_TARGET} -> {most / CALLS_TARGET:.2f} of the target")
+
+        out(f"3. first sync of {first_size:,} raw e-mails against the emulator (hash, sort, upload, create)")
+        first = bench_first_sync(emulator, Path(state), first_size)
+        summary = first["summary"]
+        uploads = emulator.stats()["calls"].get("/open_api/v1.3/dmp/custom_audience/file/upload/", 0)
+        out(
+            f"   {first['seconds']:.1f} s total, {first_size / first['seconds']:,.0f} members/s; "
+            f"actions {summary['actions']}, {summary['audience_calls_used_today']} audience call(s), "
+            f"{first['http_requests']} HTTP requests, {uploads} file uploads in all (steps 2 and 3)"
+        )
+    moved = int(diff_size * churn)
+    return [
+        at_most(f"diff of {diff_size:,} members at {churn:.0%} churn", diff["total_s"], DIFF_TARGET_SECONDS, "s"),
+        at_most(f"peak RSS of the {diff_size:,}-member diff", diff["peak_rss_mb"], DIFF_TARGET_RSS_MB, "MB"),
+        exactly("ids added + removed by the diff", diff["added"] + diff["removed"], 2 * moved),
+        vs_peer(
+            "audience calls per sync vs 24 a day",
+            most,
+            CALLS_TARGET,
+            TIKTOK_DAILY_CALLS,
+            "of 24",
+            "calls",
+            note=f"worst of {len(seen)} schedule steps",
+        ),
+        info(f"first sync of {first_size:,} raw e-mails", first["seconds"], "s"),
+        info("members/s of that first sync", first_size / first["seconds"], "/s"),
+        exactly("audience calls of that first sync", len(summary["actions"]), 1, "calls"),
+    ]
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--quick", action="store_true", help="1M diff and a 100k first sync")
     parser.add_argument("--diff-size", type=int, help="members in the diffed snapshot (default 10M)")
     parser.add_argument("--churn", type=float, default=0.01, help="fraction that left and joined (default 1%%)")
     parser.add_argument("--first-sync", type=int, help="members of the first sync (default 1M)")
+    parser.add_argument("--figures-json", metavar="PATH", help="also write the figures as JSON (for run_all.py)")
     parser.add_argument("--diff-child", help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.diff_child:
         diff_child(Path(args.diff_child))
         return
-    diff_size = args.diff_size or (1_000_000 if args.quick else 10_000_000)
-    first_size = args.first_sync or (100_000 if args.quick else 1_000_000)
-
-    print(f"1. diff of a {diff_size:,}-member snapshot against a cohort with {args.churn:.0%} churn")
-    diff = bench_diff(diff_size, args.churn)
-    print(
-        f"   time {diff['total_s']:.1f} s (sort {diff['sort_s']:.1f} s + diff {diff['diff_s']:.1f} s), "
-        f"target {DIFF_TARGET_SECONDS:.0f} s -> {diff['total_s'] / DIFF_TARGET_SECONDS:.2f} of the target"
-    )
-    print(
-        f"   peak RSS {diff['peak_rss_mb']:.0f} MB, target {DIFF_TARGET_RSS_MB:.0f} MB -> "
-        f"{diff['peak_rss_mb'] / DIFF_TARGET_RSS_MB:.2f} of the target"
-    )
-    print(f"   +{diff['added']:,} / -{diff['removed']:,} ids in {diff['files']} upload file(s)")
-
-    import airflow.sdk  # noqa: F401  (imported before any timing: about 5 s)
-
-    with tempfile.TemporaryDirectory(prefix="bench-audience-state-") as state, Emulator() as emulator:
-        connect(emulator)
-        print("2. audience calls per sync (mirror mode, 20k members)")
-        seen = bench_calls_per_sync(emulator, Path(state))
-        for label, actions in seen:
-            print(f"   {label:<27} {len(actions)} call(s) {actions}")
-        most = max(len(actions) for _, actions in seen)
-        print(f"   at most {most} call(s) per sync, target {CALLS_TARGET} -> {most / CALLS_TARGET:.2f} of the target")
-
-        print(f"3. first sync of {first_size:,} raw e-mails against the emulator (hash, sort, upload, create)")
-        first = bench_first_sync(emulator, Path(state), first_size)
-        summary = first["summary"]
-        uploads = emulator.stats()["calls"].get("/open_api/v1.3/dmp/custom_audience/file/upload/", 0)
-        print(
-            f"   {first['seconds']:.1f} s total, {first_size / first['seconds']:,.0f} members/s; "
-            f"actions {summary['actions']}, {summary['audience_calls_used_today']} audience call(s), "
-            f"{first['http_requests']} HTTP requests, {uploads} file uploads in all (steps 2 and 3)"
-        )
+    figures = run(args.quick, diff_size=args.diff_size, churn=args.churn, first_sync=args.first_sync)
+    print(render_text([Section("audience", figures)]))
+    if args.figures_json:
+        write_json(args.figures_json, figures)
 
 
 if __name__ == "__main__":

@@ -27,17 +27,32 @@ import hashlib
 import json
 import math
 import os
-import resource
 import subprocess
 import sys
 import tempfile
 import time
+from collections.abc import Callable
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
 from typing import Any
 
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+from bench.figures import (
+    Figure,
+    Section,
+    at_most,
+    exactly,
+    info,
+    render_text,
+    speed_vs_floor,
+    write_json,
+)
+from bench.measure import peak_rss_mb
+
 RATIO_TARGET = 3.0
 RSS_TARGET_MB = 300.0
+#: Streaming 10x more events may grow the peak by at most this much ("independent of n").
+RSS_FLAT_MB = 20.0
 NOW = datetime(2026, 3, 10, 15, 30, tzinfo=timezone.utc)
 PIXEL = "CBENCHPIXEL00000001"
 COLUMNS = ["event", "event_time", "email", "phone", "external_id", "ip", "user_agent", "page_url", "currency"]
@@ -46,12 +61,12 @@ FUNNEL = ("ViewContent", "AddToCart", "InitiateCheckout", "CompletePayment")
 EVENTS_PER_CUSTOMER = len(FUNNEL)
 
 
-def raw_row(n: int, region: str = "US") -> dict[str, Any]:
+def raw_row(n: int, region: str = "US", now: datetime = NOW) -> dict[str, Any]:
     """Event ``n`` of a realistic web funnel: each customer (raw e-mail, national phone of ``region``, id)
-    sends four events (view, add to cart, checkout, payment)."""
+    sends four events (view, add to cart, checkout, payment), within the day before ``now``."""
     customer = n // EVENTS_PER_CUSTOMER
     phone = f"(415) 5{customer % 100:02d}-{customer % 10_000:04d}" if region == "US" else f"030 {customer:08d}"
-    moment = NOW - timedelta(seconds=3600 + n % 86_400)
+    moment = now - timedelta(seconds=3600 + n % 86_400)
     return {
         "event": FUNNEL[n % len(FUNNEL)],
         "event_time": moment.strftime("%Y-%m-%dT%H:%M:%SZ"),
@@ -67,19 +82,6 @@ def raw_row(n: int, region: str = "US") -> dict[str, Any]:
         "quantity": str(1 + n % 3),
         "order_id": f"SO-{n}",
     }
-
-
-def peak_rss_mb() -> float:
-    """This process's own peak resident set size in MB: ``VmHWM`` (ru_maxrss would carry the parent's peak
-    across fork and exec)."""
-    try:
-        with open("/proc/self/status", encoding="ascii") as status:
-            for line in status:
-                if line.startswith("VmHWM:"):
-                    return int(line.split()[1]) / 1024
-    except OSError:
-        pass
-    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 
 
 # -------------------------------------------------------------------------------------- speed
@@ -246,40 +248,85 @@ def memory(count: int) -> dict[str, Any]:
     return results
 
 
-def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--quick", action="store_true", help="smaller sizes (seconds, not minutes)")
-    parser.add_argument("--stream-child", nargs=2, metavar=("CSV", "HOME"), help=argparse.SUPPRESS)
-    args = parser.parse_args()
-    if args.stream_child:
-        stream_child(*args.stream_child)
-        return
-    sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-    speed_n, requests_n, memory_n = (20_000, 10_000, 100_000) if args.quick else (100_000, 100_000, 1_000_000)
+def run(
+    quick: bool = False, *, sizes: tuple[int, int, int] | None = None, out: Callable[[str], None] = print
+) -> list[Figure]:
+    """Measure speed, requests and memory (``sizes`` = events for each, default by ``quick``); print the
+    details through ``out`` and return the figures."""
+    speed_n, requests_n, memory_n = sizes or ((20_000, 10_000, 100_000) if quick else (100_000, 100_000, 1_000_000))
 
     s = speed(speed_n, "US")
-    print(f"normalise+hash+serialise: {s['full_per_s']:,.0f} events/s over {speed_n:,} events (US phones)")
-    print(f"floor (SHA-256 of the same identifiers + json.dumps): {s['floor_per_s']:,.0f} events/s")
-    print(f"ratio full/floor: {s['ratio']:.2f} (target <= {RATIO_TARGET})")
+    out(f"normalise+hash+serialise: {s['full_per_s']:,.0f} events/s over {speed_n:,} events (US phones)")
+    out(f"floor (SHA-256 of the same identifiers + json.dumps): {s['floor_per_s']:,.0f} events/s")
+    out(f"ratio full/floor: {s['ratio']:.2f} (target <= {RATIO_TARGET})")
     g = speed(speed_n, "DE")
-    print(
+    out(
         f"with German phones (phonenumbers parses each customer's number once, {EVENTS_PER_CUSTOMER} events a "
         f"customer): {g['full_per_s']:,.0f} vs {g['floor_per_s']:,.0f} events/s, ratio {g['ratio']:.2f}"
     )
 
     r = requests_per(requests_n)
-    print(
+    out(
         f"requests for {r['events']:,} events: {r['requests']} (target ceil(n/1000) = {r['target']}), "
         f"{r['delivered']:,} delivered to the emulator, {r['events_per_s']:,.0f} events/s end to end"
     )
 
     m = memory(memory_n)
     small, large = m[memory_n // 10], m[memory_n]
-    print(
+    out(
         f"streamed from CSV: {small['events']:,} events peak RSS {small['peak_rss_mb']:.0f} MB; "
         f"{large['events']:,} events peak RSS {large['peak_rss_mb']:.0f} MB (target <= {RSS_TARGET_MB:.0f} MB, "
         f"independent of n); {large['requests']:,} requests, {large['events'] / large['seconds']:,.0f} events/s"
     )
+    return [
+        speed_vs_floor(
+            f"events/s full path vs SHA-256 floor, US phones ({speed_n:,})",
+            s["full_per_s"],
+            s["floor_per_s"],
+            RATIO_TARGET,
+            "/s",
+        ),
+        speed_vs_floor(
+            f"events/s full path vs SHA-256 floor, German phones ({speed_n:,})",
+            g["full_per_s"],
+            g["floor_per_s"],
+            RATIO_TARGET,
+            "/s",
+            note="phonenumbers parses",
+        ),
+        exactly(f"requests per {requests_n:,} events", r["requests"], r["target"]),
+        exactly(f"event_ids at the emulator of {requests_n:,}", r["delivered"], requests_n),
+        info(f"events/s end to end, {requests_n:,} to the emulator in-process", r["events_per_s"], "/s"),
+        at_most(f"peak RSS {small['events']:,} events streamed", small["peak_rss_mb"], RSS_TARGET_MB, "MB"),
+        at_most(f"peak RSS {large['events']:,} events streamed", large["peak_rss_mb"], RSS_TARGET_MB, "MB"),
+        at_most(
+            f"peak RSS growth {small['events']:,} -> {large['events']:,} events",
+            large["peak_rss_mb"] - small["peak_rss_mb"],
+            RSS_FLAT_MB,
+            "MB",
+        ),
+    ]
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--quick", action="store_true", help="smaller sizes (seconds, not minutes)")
+    parser.add_argument(
+        "--sizes", metavar="S,R,M", help="events for the speed, requests and memory parts (overrides --quick)"
+    )
+    parser.add_argument("--figures-json", metavar="PATH", help="also write the figures as JSON (for run_all.py)")
+    parser.add_argument("--stream-child", nargs=2, metavar=("CSV", "HOME"), help=argparse.SUPPRESS)
+    args = parser.parse_args()
+    if args.stream_child:
+        stream_child(*args.stream_child)
+        return
+    sizes = tuple(int(n) for n in args.sizes.split(",")) if args.sizes else None
+    if sizes is not None and len(sizes) != 3:
+        parser.error("--sizes takes three counts: speed,requests,memory")
+    figures = run(args.quick, sizes=sizes)  # type: ignore[arg-type]
+    print(render_text([Section("events", figures)]))
+    if args.figures_json:
+        write_json(args.figures_json, figures)
 
 
 if __name__ == "__main__":
