@@ -20,7 +20,7 @@ from airflow_provider_tiktok.exceptions import TikTokApiError, TikTokConfigError
 from airflow_provider_tiktok.hooks.tiktok import TikTokAdsHook
 from airflow_provider_tiktok.utils import reporting as rp
 from airflow_provider_tiktok.utils.assets import emit, literal_id, with_outlet
-from airflow_provider_tiktok.utils.codes import REPORT_TOO_LARGE
+from airflow_provider_tiktok.utils.codes import PARTIAL_SUCCESS, REPORT_TOO_LARGE
 from airflow_provider_tiktok.utils.metric_sinks import JsonLinesSink, MetricSink, PostgresUpsertSink, sql_hook
 from airflow_provider_tiktok.utils.storage import atomic_write_text, default_root
 
@@ -104,6 +104,23 @@ def advertiser_profile(hook: TikTokAdsHook, advertiser_id: str) -> AdvertiserPro
     return profile
 
 
+def whole_page(page: dict[str, Any], path: str) -> dict[str, Any]:
+    """A page of a read, which must be whole: partial success (20001) fails the run before anything is written.
+
+    TikTok documents 20001 for row uploads, never for these reads; if one answered it, rows (or ad names) could
+    be missing, and writing them would make an incomplete day look imported.
+    """
+    if page.get("_partial_success"):
+        raise TikTokApiError(
+            PARTIAL_SUCCESS,
+            "TikTok answered partial success (20001) to a read, so rows may be missing; nothing was written for "
+            "this report window: run the task again",
+            page.get("_request_id"),
+            path=path,
+        )
+    return page
+
+
 @dataclass
 class MetricsImport:
     """One run's reading of TikTok: report windows (halved on 40067), ad metadata once, records per day."""
@@ -144,7 +161,7 @@ class MetricsImport:
         rows: dict[tuple[str, str], dict[str, Any]] = {}
         total: int | None = None
         for page in self.hook.iter_pages("report/integrated/get/", params, page_size=rp.PAGE_SIZE):
-            for row in page.get("list") or []:
+            for row in whole_page(page, "report/integrated/get/").get("list") or []:
                 dimensions = row.get("dimensions") or {}
                 rows[(str(dimensions.get("ad_id")), str(dimensions.get("stat_time_day")))] = row
             if "total_number" in (page.get("page_info") or {}):
@@ -162,8 +179,9 @@ class MetricsImport:
         """Landing pages and names of the advertiser's ads, deleted ones included when asked (read once)."""
         if self._ads is None:
             params = rp.ad_params(self.advertiser_id, self.include_deleted)
+            pages = self.hook.iter_pages("ad/get/", params, page_size=rp.PAGE_SIZE)
             self._ads = {
-                str(ad.get("ad_id")): ad for ad in self.hook.paginate("ad/get/", params, page_size=rp.PAGE_SIZE)
+                str(ad.get("ad_id")): ad for page in pages for ad in whole_page(page, "ad/get/").get("list") or []
             }
         return self._ads
 
