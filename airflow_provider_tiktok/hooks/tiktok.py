@@ -183,6 +183,7 @@ class TikTokAdsHook(BaseHook):
         json: Any = None,
         data: dict[str, Any] | None = None,
         files: dict[str, Any] | None = None,
+        before_retry: Callable[[TikTokApiError, int], None] | None = None,
     ) -> dict[str, Any]:
         """Call ``path`` (relative to ``/open_api/v1.3/``) and return the envelope's ``data``.
 
@@ -190,6 +191,10 @@ class TikTokAdsHook(BaseHook):
         ``code`` raises :class:`TikTokApiError` at once. Partial success (20001) is returned, with
         ``data`` holding TikTok's details, for the caller to handle. An expired access token is
         refreshed once when the connection has a refresh token.
+
+        ``before_retry(error, attempt)`` runs after the backoff, right before attempt number ``attempt``
+        is sent: callers that count every attempt against a quota (TikTok counts an attempt whose answer
+        was lost) record it there, and anything it raises ends the request unchanged.
         """
         path = path.lstrip("/")
         if not path.endswith("/"):
@@ -233,6 +238,8 @@ class TikTokAdsHook(BaseHook):
                     delay,
                 )
                 self._sleep(delay)
+                if before_retry is not None:
+                    before_retry(err, attempt + 1)
 
     def _backoff(self, attempt: int, code: int | None) -> float:
         """Exponential delay with jitter; rate-limit codes start higher to outlast TikTok's lock."""

@@ -76,6 +76,30 @@ def test_retryable_failure_then_success(hook, requests_mock, failure):
     assert len(hook.sleeps) == 1
 
 
+def test_before_retry_sees_each_retry_after_its_backoff_and_can_stop_it(hook, requests_mock):
+    requests_mock.post(
+        API + "dmp/custom_audience/create/", [{"exc": requests.ReadTimeout("slow")}] * 2 + [{"json": envelope()}]
+    )
+    seen = []
+    hook.request(
+        "POST", "dmp/custom_audience/create/", before_retry=lambda err, n: seen.append((err.code, n, len(hook.sleeps)))
+    )
+    assert seen == [(None, 2, 1), (None, 3, 2)]
+
+    class Stop(Exception):
+        pass
+
+    def refuse(err, attempt):
+        raise Stop
+
+    requests_mock.post(
+        API + "dmp/custom_audience/create/", [{"exc": requests.ConnectionError("reset")}, {"json": envelope()}]
+    )
+    with pytest.raises(Stop):
+        hook.request("POST", "dmp/custom_audience/create/", before_retry=refuse)
+    assert requests_mock.call_count == 3 + 1
+
+
 def test_rate_limit_backoff_outlasts_a_five_minute_lock(tiktok_conn, requests_mock):
     hook = TikTokAdsHook(tiktok_conn)  # default retry policy
     waits: list[float] = []
