@@ -1,0 +1,70 @@
+"""Every benchmark script end to end at tiny sizes, as ``run_all`` runs it (a process writing --figures-json):
+the counts that have one right answer must be exact, the rest present. Guards the benchmarks against rot."""
+
+from __future__ import annotations
+
+import math
+import subprocess
+import sys
+from pathlib import Path
+
+from bench.figures import Figure, read_json
+
+BENCH = Path(__file__).resolve().parents[2] / "bench"
+
+
+def run_script(tmp_path: Path, script: str, *args: str) -> dict[str, Figure]:
+    """Run ``bench/<script>`` with ``args``; its figures by name (the run must succeed)."""
+    out = tmp_path / "figures.json"
+    done = subprocess.run(
+        [sys.executable, str(BENCH / script), *args, "--figures-json", str(out)],
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert done.returncode == 0, done.stdout[-2000:] + done.stderr[-3000:]
+    return {figure.name: figure for figure in read_json(out)}
+
+
+def test_events_bench(tmp_path: Path) -> None:
+    figures = run_script(tmp_path, "events.py", "--sizes", "2000,2500,5000")
+    assert figures["requests per 2,500 events"].value == math.ceil(2500 / 1000)
+    assert figures["requests per 2,500 events"].ok is True
+    assert figures["event_ids at the emulator of 2,500"].value == 2500
+    speed = figures["events/s full path vs SHA-256 floor, US phones (2,000)"]
+    assert speed.against == "floor" and speed.ratio is not None and speed.ratio > 1  # never faster than the floor
+    assert figures["peak RSS 5,000 events streamed"].ok is True
+    assert len(figures) == 8
+
+
+def test_ad_metrics_bench(tmp_path: Path) -> None:
+    figures = run_script(tmp_path, "ad_metrics.py", "--days", "3")
+    ranged = figures["report calls of one 3-day ranged import vs floor"]
+    assert (ranged.ok, ranged.ratio) == (True, 1.0)
+    assert figures["report calls per backfill day vs floor"].value == 2.0
+    assert figures["most calls of one daily run"].value == 2
+    assert figures["ranged and daily imports wrote the same bytes"].value is True
+
+
+def test_audience_bench(tmp_path: Path) -> None:
+    figures = run_script(tmp_path, "audience.py", "--diff-size", "20000", "--first-sync", "3000")
+    assert figures["ids added + removed by the diff"].value == 400  # 1% of 20k left, as many joined
+    calls = figures["audience calls per sync vs 24 a day"]
+    assert (calls.value, calls.ok, calls.against) == (2, True, "of 24")  # APPEND+REMOVE while a REPLACE processes
+    assert figures["audience calls of that first sync"].value == 1
+
+
+def test_load_bench_events_and_audience(tmp_path: Path) -> None:
+    figures = run_script(tmp_path, "load.py", "--part", "events,audience", "--events", "3500", "--members", "2000")
+    assert figures["3.5k events: requests vs ceil(n/1000)"].value == 4
+    assert figures["3.5k events: distinct event_ids at the emulator"].value == 3500
+    assert figures["3.5k events: expected event_ids missing or extra"].value == 0
+    assert figures["3.5k events: event_ids received more than once"].value == 0
+    assert figures["3.5k events: peak RSS of the task"].ok is True
+    first, churn = "2k first sync", "2k churn sync (20 out, 20 in)"
+    assert figures[f"{first}: audience size at the emulator (cover_num)"].value == 2000
+    assert figures[f"{first}: members at the emulator equal the cohort"].value is True
+    assert figures[f"{first}: audience calls vs 24 a day"].value == 1
+    assert figures[f"{churn}: audience size at the emulator (cover_num)"].value == 2000
+    assert figures[f"{churn}: members at the emulator equal the cohort"].value is True
+    assert figures["audience calls at the emulator for both syncs"].value == 2
