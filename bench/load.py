@@ -7,9 +7,9 @@ three example DAGs at once on one app's rate limit. Bounded time and memory, rep
     .venv/bin/python bench/load.py --part dags --backfill-days 30
     .venv/bin/python bench/load.py --quick                  # 200k events, 200k members, a 7-day backfill
 
-Each part starts its own emulator as a separate process (``python -m airflow_provider_tiktok.emulator``
-through a launcher that also turns off keeping event bodies: 5M kept events would take ~11 GB) and runs
-the operator in a child process whose own peak RSS (``VmHWM``) is reported.
+Each part starts its own emulator as a separate process (``python -m airflow_provider_tiktok.emulator``,
+with ``--receipts-only`` for the events: 5M kept event bodies would take ~11 GB) and runs the operator in
+a child process whose own peak RSS (``VmHWM``) is reported.
 
 - ``events``: a generated CSV of N funnel events (raw e-mails and phones, explicit ``event_id``) streamed
   through one ``TikTokEventsUploadOperator.execute`` with the connection's default rate limits. Reports
@@ -23,9 +23,9 @@ the operator in a child process whose own peak RSS (``VmHWM``) is reported.
   against SHA-256 computed here).
 - ``dags``: ``scripts/stack.Stack`` (Airflow standalone) with the emulator enforcing the app limit
   (``--qps``, ``--per-minute``) and the connection's ``rate_limit`` extra; the events DAG, the audience DAG
-  and an ad-metrics backfill are fired at the same moment. From the emulator's request log: the most app
-  requests (``event/track`` excluded: TikTok limits it apart) in any 1 s and any 60 s window against the
-  limit, and how many 40100 answers were given.
+  and an ad-metrics backfill are fired at the same moment. From the arrival times in the emulator's request
+  log: the most app requests (``event/track`` excluded: TikTok limits it apart) in any 1 s and any 60 s
+  window against the limit, and how many 40100 answers were given.
 """
 
 from __future__ import annotations
@@ -73,20 +73,6 @@ API = "/open_api/v1.3/"
 
 
 # ------------------------------------------------------------------------------------------ emulator
-def serve_emulator(argv: list[str]) -> None:
-    """In a child process: the emulator's own CLI, with event bodies not kept (only receipts per event_id)."""
-    import uvicorn
-
-    from airflow_provider_tiktok.emulator.__main__ import build_state, parse_args
-    from airflow_provider_tiktok.emulator.app import create_app
-    from airflow_provider_tiktok.emulator.server import uvicorn_config
-
-    args = parse_args(argv)
-    state = build_state(args)
-    state.settings.keep_event_bodies = False  # type: ignore[attr-defined]  # see emulator/events.keeps_bodies
-    uvicorn.Server(uvicorn_config(create_app(state), args.host, args.port, "warning")).run()
-
-
 def free_port() -> int:
     """A currently free TCP port on 127.0.0.1."""
     with socket.socket() as sock:
@@ -105,7 +91,7 @@ class EmulatorProcess:
     def __enter__(self) -> EmulatorProcess:
         import requests
 
-        command = [sys.executable, __file__, "--serve-emulator", "--port", str(self.port), *self.args]
+        command = [sys.executable, "-m", "airflow_provider_tiktok.emulator", "--port", str(self.port), *self.args]
         self.proc = subprocess.Popen(command, stdout=subprocess.DEVNULL, cwd=REPO)
         deadline = time.monotonic() + 60
         while True:
@@ -282,7 +268,7 @@ def part_events(work: Path, count: int, gz: bool, out: Callable[[str], None]) ->
     )
     home = work / "events-home"
     home.mkdir()
-    with EmulatorProcess() as emulator:
+    with EmulatorProcess("--receipts-only", "--log-level", "warning") as emulator:
         env = {"AIRFLOW_HOME": str(home), **connection_env(emulator.url)}
         result = run_child(["--events-child", str(path)], env)
         summary = result["summary"]
@@ -428,7 +414,7 @@ def part_audience(work: Path, count: int, out: Callable[[str], None]) -> list[Fi
     home.mkdir()
     name = f"Load {count:,} members"
     figures: list[Figure] = []
-    with EmulatorProcess() as emulator:
+    with EmulatorProcess("--log-level", "warning") as emulator:
         env = {"AIRFLOW_HOME": str(home), **connection_env(emulator.url)}
         for label, path, members in (
             (f"{size_label(count)} first sync", first_path, range(count)),
@@ -511,8 +497,9 @@ def part_dags(work: Path, days: int, qps: float, per_minute: int, out: Callable[
         log = stack.session.get(f"{stack.emulator_url}/_emulator/requests", timeout=60).json()
         stats = stack.session.get(f"{stack.emulator_url}/_emulator/stats", timeout=60).json()
     entries = log["requests"]
-    app = [e["t"] for e in entries if EVENTS_PATH not in e["path"]]
-    events = [e["t"] for e in entries if EVENTS_PATH in e["path"]]
+    arrivals = [(e.get("arrived", e["t"]), EVENTS_PATH in e["path"]) for e in entries]
+    app = [t for t, is_event in arrivals if not is_event]
+    events = [t for t, is_event in arrivals if is_event]
     limited = sum(1 for e in entries if e["code"] == 40100)
     states = {dag_id: [r["state"] for r in dag_runs] for dag_id, dag_runs in runs.items()}
     succeeded = sum(s == "success" for run_states in states.values() for s in run_states)
@@ -600,7 +587,6 @@ def run(
 def main(argv: list[str] | None = None) -> None:
     argv = sys.argv[1:] if argv is None else argv
     internal = {
-        "--serve-emulator": lambda rest: serve_emulator(rest),
         "--events-child": lambda rest: events_child(*rest),
         "--audience-child": lambda rest: audience_child(*rest),
     }

@@ -10,8 +10,8 @@ with 40002 (or 40062), the message naming the field as ``data.<index>.<path>`` (
 ``event_errors_without_index`` setting, since TikTok does not always name the row).
 
 Accepted events are stored per event source keyed by ``event_id`` with a receipt count, so tests can check
-exactly-once delivery (TikTok de-duplicates on the same id). With ``keep_event_bodies`` off (load runs) only
-the receipt counts are kept.
+exactly-once delivery (TikTok de-duplicates on the same id). With ``settings.keep_event_bodies`` off
+(``--receipts-only``, for load runs: a kept event costs about 2 KB) only the receipt counts are kept.
 
 Partial success (``partial_success_events`` setting): good events are accepted and the answer is code
 20001 with ``data = {"failed_events": [{"index", "event_id", "code", "message"}, ...]}``. TikTok's public
@@ -130,12 +130,6 @@ def check_event(event: Any, source: str, now: int) -> Problem | None:
     return problem
 
 
-def keeps_bodies(state: EmulatorState) -> bool:
-    """Whether accepted events are kept whole (the default) or only counted per event_id: a kept event costs
-    about 2 KB of memory, so load runs of millions of events turn ``settings.keep_event_bodies`` off."""
-    return bool(getattr(state.settings, "keep_event_bodies", True))
-
-
 def _message(index: int, problem: Problem, with_index: bool) -> str:
     """TikTok-style message naming the field, with or without the row index."""
     _, path, reason = problem
@@ -172,7 +166,7 @@ def event_track(state: EmulatorState, request: ApiRequest) -> dict[str, Any]:
         index, problem = problems[0]
         raise ApiError(problem[0], _message(index, problem, with_index))
     receipts = state.event_receipts.setdefault(source_id, Counter())
-    stored = state.events.setdefault(source_id, {}) if keeps_bodies(state) else None
+    stored = state.events.setdefault(source_id, {}) if state.settings.keep_event_bodies else None
     for event in accepted:
         event_id = event.get("event_id")
         if event_id:

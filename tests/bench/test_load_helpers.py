@@ -102,7 +102,7 @@ def track(emulator: EmulatorServer, ids: list[str]) -> dict:
 
 
 def test_receipts_only_mode_counts_without_keeping_bodies(emulator: EmulatorServer) -> None:
-    emulator.state.settings.keep_event_bodies = False  # type: ignore[attr-defined]
+    emulator.state.settings.keep_event_bodies = False
     assert track(emulator, ["a", "b", "c"])["code"] == 0
     assert track(emulator, ["c"])["code"] == 0
     summary = requests.get(f"{emulator.url}/_emulator/events", params={"event_source_id": PIXEL}, timeout=30).json()
