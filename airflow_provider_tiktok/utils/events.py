@@ -34,6 +34,7 @@ from airflow_provider_tiktok.utils.hashing import (
     is_sha256_hex,
     normalise_maid,
 )
+from airflow_provider_tiktok.utils.readers import is_column_name
 
 EVENT_SOURCES = ("web", "app", "offline", "crm")
 CONTENT_TYPES = ("product", "product_group")
@@ -114,9 +115,6 @@ _DATE_ONLY = re.compile(r"\d{4}-?\d{2}-?\d{2}")
 _TRUE = frozenset({"true", "1", "yes", "y", "t"})
 _FALSE = frozenset({"false", "0", "no", "n", "f"})
 _UTC = timezone.utc
-#: A source column name as people write them; anything else (an e-mail, a date) suggests a missing header row
-#: and is never echoed in an error.
-_COLUMN_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_ .-]{0,63}")
 #: How deep a rejects-file copy of a record follows nested lists and objects.
 _REDACT_DEPTH = 4
 
@@ -198,7 +196,7 @@ def check_fields(record: Mapping[str, Any], row: int) -> None:
     unknown = record.keys() - CANONICAL_FIELDS
     if unknown:
         names = sorted(str(key) for key in unknown)
-        if not all(_COLUMN_NAME.fullmatch(name) for name in names):
+        if not all(is_column_name(name) for name in names):
             raise TikTokInputError(
                 "has columns whose names are not field names (is the CSV header row missing?): give the file a "
                 "header of Events API field names, or map the columns with field_map",

@@ -10,6 +10,7 @@ import csv
 import gzip
 import json
 import os
+import re
 import zlib
 from collections.abc import Iterable, Iterator, Mapping
 from typing import Any, BinaryIO
@@ -21,6 +22,14 @@ Record = dict[str, Any]
 _JSON_LINES = (".jsonl", ".ndjson", ".json")
 #: Separators a CSV export may use by mistake; a header of one column holding one of them gives it away.
 _OTHER_DELIMITERS = {";": "semicolon", "\t": "tab", "|": "pipe"}
+#: A source column name as people write them; anything else (an e-mail, a date) suggests a CSV whose header row
+#: is missing, so its values stand where names should: such a "name" is never logged or put in an error.
+_COLUMN_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_ .-]{0,63}")
+
+
+def is_column_name(name: object) -> bool:
+    """Whether ``name`` looks like a column name, so it may be quoted in a log line or an error."""
+    return isinstance(name, str) and _COLUMN_NAME.fullmatch(name) is not None
 
 
 def iter_records(
