@@ -32,6 +32,7 @@ from airflow_provider_tiktok.utils.ledger import (
     DailyCallLimitReached,
     audience_key,
 )
+from airflow_provider_tiktok.utils.readers import is_column_name
 from airflow_provider_tiktok.utils.storage import as_path, atomic_write_lines
 
 if TYPE_CHECKING:
@@ -176,6 +177,8 @@ def hashed_lines(
     holding = 0  # rows that have the id field (or a plain value) at all, even empty
     for row, record in records:
         cohort.members_in += 1
+        if cohort.members_in == 1:
+            _log_ignored_columns(record, spec.id_type)
         if spec.id_type in record:
             value = record[spec.id_type]
             holding += 1
@@ -199,6 +202,21 @@ def hashed_lines(
             f"field_map={{'<column>': {spec.id_type!r}}} (a CSV needs a header row)",
             row=1,
             field=spec.id_type,
+        )
+
+
+def _log_ignored_columns(record: dict[str, Any], id_type: str) -> None:
+    """Say once which columns besides the identifier the sync ignores (names only, and only name-like ones)."""
+    others = sorted(str(key) for key in record if key not in (id_type, "value"))
+    if others:
+        names = [name for name in others if is_column_name(name)]
+        unnamed = len(others) - len(names)
+        log.info(
+            "Audience members are read from field %r; %d other column(s) ignored: %s%s",
+            id_type,
+            len(others),
+            ", ".join(names) or "-",
+            f" (+{unnamed} without a column-like name)" if unnamed else "",
         )
 
 
