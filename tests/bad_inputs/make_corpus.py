@@ -1087,7 +1087,8 @@ def _audience_structure(c: Corpus, good: list[str]) -> None:
     c.case(
         "audience/extra_columns_ignored",
         "audience",
-        "extra columns (customer_id, first_name) next to email are ignored: only the id_type column is read",
+        "extra columns (customer_id, first_name) next to email are ignored, and named once in the log: only the "
+        "id_type column is read",
         "accepted",
         file=c.file(
             "audience/extra_columns_ignored.csv",
@@ -1099,7 +1100,8 @@ def _audience_structure(c: Corpus, good: list[str]) -> None:
         feeds=["file", "gzip"],
         received=3,
         members=good,
-        never=never,
+        log=r"Audience members are read from field 'email'; 2 other column\(s\) ignored: customer_id, first_name$",
+        never=[*never, "Name1", "Name2"],
     )
     c.case(
         "audience/every_member_invalid",

@@ -39,6 +39,8 @@ def test_case(case: dict[str, Any], feed: str, run_case, emulator: EmulatorServe
         _check_events(case, outcome, emulator)
     else:
         _check_audience(case, outcome, emulator)
+    if "log" in case:
+        assert [r for r in caplog.records if re.search(case["log"], r.getMessage())], case["log"]
     _check_nothing_leaked(case, outcome, caplog, home)
 
 
