@@ -119,6 +119,7 @@ def sql_conn(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) ->
     """Create a corpus ``.sql`` file's table in the test PostgreSQL server; returns its query."""
 
     def setup(name: str) -> str:
+        """Drop and create the file's table, point the Airflow connection at the server, return the query."""
         import psycopg2
 
         server = request.getfixturevalue("postgres_server")
@@ -144,6 +145,7 @@ def run_case(
     caplog.set_level(logging.DEBUG)
 
     def run(case: dict[str, Any], feed: str) -> Outcome:
+        """Build the operator with the case's arguments and input, execute it, keep what it left."""
         kwargs = dict(case["kwargs"])
         source = _source(case, feed, tmp_path_factory.mktemp("input"))
         if "sql" in case:

@@ -92,15 +92,18 @@ class Corpus:
     """Collects files and cases, then writes them."""
 
     def __init__(self) -> None:
+        """Nothing collected yet."""
         self.files: dict[str, bytes] = {}
         self.cases: list[dict[str, Any]] = []
 
     def file(self, name: str, content: bytes) -> str:
+        """Add one corpus file; returns its name relative to the corpus root."""
         assert name not in self.files, name
         self.files[name] = content
         return name
 
     def case(self, case_id: str, operator: str, what: str, expect: str, **fields: Any) -> None:
+        """Add one case; ``feeds`` default to the file as is, ``stage`` to execute."""
         assert all(c["id"] != case_id for c in self.cases), case_id
         assert expect in ("error", "rejects", "accepted")
         entry: dict[str, Any] = {"id": case_id, "operator": operator, "what": what, "expect": expect}
@@ -112,6 +115,7 @@ class Corpus:
         self.cases.append(entry)
 
     def write(self, root: Path) -> None:
+        """Write every file and the manifest under ``root``."""
         for name, content in self.files.items():
             path = root / name
             path.parent.mkdir(parents=True, exist_ok=True)
@@ -126,15 +130,18 @@ def error(type_: str, match: str, row: int | None = None, field: str | None = No
 
 
 def input_error(match: str, row: int | None, field: str | None = None) -> dict[str, Any]:
+    """A TikTokInputError naming ``row`` (and ``field``)."""
     return error("TikTokInputError", match, row, field)
 
 
 def config_error(match: str) -> dict[str, Any]:
+    """A TikTokConfigError about an argument (it names the argument, never its value)."""
     return error("TikTokConfigError", match)
 
 
 # ------------------------------------------------------------------------------------------ events
 def events_cases(c: Corpus) -> None:
+    """TikTokEventsUploadOperator: files, JSON values, identifiers, amounts, times, long texts, SQL, arguments."""
     good = [event(1), event(2), event(3)]
     c.file("events/good_rows.csv", csv_text(EVENT_HEADER, good))
     _events_csv(c)
@@ -213,6 +220,7 @@ def _events_accepted(
 
 
 def _events_csv(c: Corpus) -> None:
+    """Malformed, empty, mis-encoded and mis-shaped CSV files of events."""
     rows = [event(1), event(2), event(3)]
     header = ",".join(EVENT_HEADER)
     lines = [",".join(str(r.get(k, "")) for k in EVENT_HEADER) for r in rows]
@@ -401,6 +409,7 @@ def _events_csv(c: Corpus) -> None:
 
 
 def _events_json_lines(c: Corpus) -> None:
+    """Malformed JSON Lines: truncated, arrays, bare values, trailing text, deep nesting, huge numbers."""
     rows = [event(1), event(2), event(3)]
     text = jsonl_text(rows).decode()
     cut = text.rstrip("\n")[: -len('", "order_id": "o3"}')] + "\n"
@@ -522,6 +531,7 @@ def _events_json_lines(c: Corpus) -> None:
 
 
 def _events_empty_and_compressed(c: Corpus) -> None:
+    """Empty inputs (accepted, nothing sent) and corrupt or truncated gzip (errors)."""
     rows = [event(1), event(2), event(3)]
     empties = [
         ("csv_zero_bytes.csv", b"", "a 0-byte CSV"),
@@ -571,6 +581,7 @@ def _events_empty_and_compressed(c: Corpus) -> None:
 
 
 def _events_identifiers(c: Corpus) -> None:
+    """Unusable e-mails and phones (rejected when the row has no other identity), bad device ids."""
     emails = {
         "email_no_at": ("buyer2.example.com", "is not a valid e-mail address"),
         "email_inner_space": ("buyer 2@example.com", "is not a valid e-mail address"),
@@ -660,6 +671,7 @@ def _events_identifiers(c: Corpus) -> None:
 
 
 def _events_currency_and_amounts(c: Corpus) -> None:
+    """Currencies that are not ISO 4217 codes; amounts and counts of the wrong sign, type or size."""
     _events_accepted(
         c,
         "currency_lowercase_with_space",
@@ -719,6 +731,7 @@ def _events_currency_and_amounts(c: Corpus) -> None:
 
 
 def _events_wrong_types(c: Corpus) -> None:
+    """Fields of the wrong JSON type, null where required, values outside their allowed set."""
     wrong = {
         "event_time_object": (
             {"event_time": {"seconds": T0}},
@@ -782,6 +795,7 @@ def _events_wrong_types(c: Corpus) -> None:
 
 
 def _events_timestamps(c: Corpus) -> None:
+    """event_time in every shape: the ones read correctly and the ones rejected."""
     row2 = T0 + 120
     accepted = {
         "ts_epoch_seconds": (row2, "Unix seconds"),
@@ -818,6 +832,7 @@ def _events_timestamps(c: Corpus) -> None:
 
 
 def _events_long_values(c: Corpus) -> None:
+    """Event names and texts far longer than any real one, up to a 1 MB field."""
     _events_rejects(
         c,
         "event_name_10k_chars",
@@ -913,6 +928,7 @@ insert into bad_events_json values
 
 
 def _events_sql(c: Corpus) -> None:
+    """SQL results whose column types do not fit the Events API fields (PostgreSQL)."""
     for name, text in SQL_EVENTS.items():
         c.file(f"events/{name}.sql", text.lstrip().encode())
     all_rejected = "must be text, and a web event needs a usable email, phone or external_id"
@@ -961,6 +977,7 @@ def _events_sql(c: Corpus) -> None:
 
 
 def _events_arguments(c: Corpus) -> None:
+    """Operator arguments refused when the DAG is parsed (init) or when the task runs."""
     init = [
         ("max_rejected_fraction_text", {"max_rejected_fraction": "abc"}, "max_rejected_fraction must be a number"),
         ("max_rejected_fraction_none", {"max_rejected_fraction": None}, "max_rejected_fraction must be a number"),
@@ -1009,6 +1026,7 @@ def _events_arguments(c: Corpus) -> None:
 
 # ---------------------------------------------------------------------------------------- audience
 def audience_cases(c: Corpus) -> None:
+    """TikTokAudienceSyncOperator: unusable identifiers of each id type, file shapes, SQL, arguments."""
     good = [member(1), member(2), member(3)]
     c.file("audience/good_members.csv", csv_text(["email"], [{"email": e} for e in good]))
     invalid = {
@@ -1074,6 +1092,7 @@ def audience_cases(c: Corpus) -> None:
 
 
 def _audience_structure(c: Corpus, good: list[str]) -> None:
+    """Member files with a wrong column, encoding, quoting, compression or JSON types; SQL results."""
     never = good
     c.case(
         "audience/missing_email_column",
@@ -1248,6 +1267,7 @@ def _audience_structure(c: Corpus, good: list[str]) -> None:
 
 
 def _audience_arguments(c: Corpus) -> None:
+    """Operator arguments refused at parse time or before any audience call."""
     name_200 = "Spring buyers " + "x" * 186
     init = [
         (
@@ -1317,6 +1337,7 @@ def _audience_arguments(c: Corpus) -> None:
 
 # -------------------------------------------------------------------------------------- ad metrics
 def ad_metrics_cases(c: Corpus) -> None:
+    """TikTokAdMetricsOperator: dates, ranges, lookback, history, advertiser ids and UTM defaults."""
     init = [
         ("lookback_negative", {"lookback_days": -1}, "lookback_days must be a whole number of days, 0 or more"),
         ("lookback_text", {"lookback_days": "7"}, "lookback_days must be a whole number of days"),
