@@ -163,7 +163,7 @@ def config_from_connection(
         return value
 
     advertiser_id = text("advertiser_id")
-    if advertiser_id is not None and not advertiser_id.isdigit():
+    if advertiser_id is not None and not (advertiser_id.isascii() and advertiser_id.isdigit()):
         raise TikTokConfigError(f"Connection {conn_id!r}: extra field 'advertiser_id' must be digits only")
     return TikTokConnectionConfig(
         conn_id=conn_id,

@@ -169,7 +169,7 @@ class TikTokAdsHook(BaseHook):
                 f"No advertiser_id: pass advertiser_id to the task or set extra 'advertiser_id' "
                 f"on connection {self.tiktok_conn_id!r}"
             )
-        if not resolved.isdigit():
+        if not (resolved.isascii() and resolved.isdigit()):  # full-width digits are isdigit() too
             raise TikTokConfigError("advertiser_id must contain digits only")
         return resolved
 
@@ -271,6 +271,7 @@ class TikTokAdsHook(BaseHook):
                 files=kwargs.get("files"),
                 headers=headers,
                 timeout=self.timeout,
+                allow_redirects=False,  # requests would carry the Access-Token header to wherever a 3xx points
             )
         except requests.Timeout as exc:
             raise TikTokApiError(None, f"timed out after {self.timeout}s", path=path) from exc

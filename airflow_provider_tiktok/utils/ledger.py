@@ -86,7 +86,7 @@ def audience_key(audience_id: str | None, audience_name: str | None) -> str:
     """The ledger folder name: ``id-<audience id>``, else ``name-<hash of the name>`` (safe in any path)."""
     if audience_id:
         text = str(audience_id).strip()
-        if not text.isdigit():
+        if not (text.isascii() and text.isdigit()):
             raise TikTokConfigError("audience_id must contain digits only")
         return f"id-{text}"
     if audience_name:
@@ -114,7 +114,7 @@ class AudienceLedger:
     ) -> None:
         if not 1 <= daily_call_limit <= TIKTOK_DAILY_CALL_LIMIT:
             raise TikTokConfigError(f"daily_call_limit must be between 1 and {TIKTOK_DAILY_CALL_LIMIT}")
-        if not str(advertiser_id).isdigit():
+        if not (str(advertiser_id).isascii() and str(advertiser_id).isdigit()):
             raise TikTokConfigError("advertiser_id must contain digits only")
         base = as_path(root) if root is not None else default_state_root()
         self.folder = base / "audiences" / str(advertiser_id) / key

@@ -281,7 +281,7 @@ def build_record(
     dimensions = row.get("dimensions") or {}
     metrics = row.get("metrics") or {}
     ad_id = str(dimensions.get("ad_id") or "")
-    if not ad_id.isdigit():
+    if not (ad_id.isascii() and ad_id.isdigit()):
         raise TikTokInputError("the report row has no numeric ad id", row=row_number, field="dimensions.ad_id")
     try:
         day = report_day(dimensions.get("stat_time_day"))

@@ -1434,7 +1434,6 @@ def ad_metrics_cases(c: Corpus) -> None:
         "error",
         kwargs={"date_from": "2026-03-01", "advertiser_id": "\uff17\uff10\uff10\uff10\uff11"},
         error=config_error("advertiser_id must contain digits only"),
-        xfail="hooks/tiktok.py resolve_advertiser_id accepts non-ASCII digits (requested from the lead)",
     )
 
 
