@@ -44,9 +44,15 @@ def as_path(location: str | os.PathLike[str]) -> Any:
 
 
 def ensure_dir(path: Any) -> None:
-    """Create a folder (and parents); local folders are created owner-only."""
+    """Create a folder (and parents); local folders are created owner-only, parents included.
+
+    ``Path.mkdir(parents=True, mode=...)`` applies ``mode`` to the last folder only, so each missing
+    parent is created here in turn (their names can reveal DAG, run and advertiser ids).
+    """
     if isinstance(path, Path):
-        path.mkdir(parents=True, exist_ok=True, mode=PRIVATE_DIR_MODE)
+        for folder in [*reversed(path.parents), path]:
+            if not folder.exists():
+                folder.mkdir(mode=PRIVATE_DIR_MODE, exist_ok=True)
     else:
         path.mkdir(parents=True, exist_ok=True)
 
