@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import io
+import ipaddress
 import json
 import re
 import shlex
+import socket
 import threading
 import time
 from urllib.parse import parse_qs, urlsplit
@@ -42,7 +44,7 @@ def start_flow(timeout: float = 10.0):
 
     thread = threading.Thread(target=target)
     thread.start()
-    deadline = time.monotonic() + 5
+    deadline = time.monotonic() + 30  # the first flow of a process imports Airflow (~5 s, more under load)
     while "/portal/auth?" not in out.getvalue() and time.monotonic() < deadline:
         time.sleep(0.01)
     url = re.search(r"(https?://\S+/portal/auth\?\S+)", out.getvalue()).group(1)
@@ -111,3 +113,83 @@ def test_listens_on_loopback_only():
         assert server.server_address[0] == "127.0.0.1"
     finally:
         server.server_close()
+
+
+def non_loopback_address() -> str | None:
+    """This machine's address on its default route (no packet is sent), or None without one."""
+    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as probe:
+        try:
+            probe.connect(("192.0.2.1", 9))  # TEST-NET-1: only picks the outgoing interface
+        except OSError:
+            return None
+        address = probe.getsockname()[0]
+    return None if ipaddress.ip_address(address).is_loopback else address
+
+
+def test_a_redirect_without_state_is_refused(requests_mock):
+    requests_mock.real_http = True
+    thread, result, url = start_flow()
+    redirect_uri, _ = redirect_target(url)
+    answer = requests.get(redirect_uri, params={"auth_code": "x"}, timeout=5)
+    thread.join(5)
+    assert answer.status_code == 400
+    assert isinstance(result["error"], oauth.OAuthError) and "state" in str(result["error"])
+    assert not [r for r in requests_mock.request_history if "access_token" in r.url]
+
+
+def test_a_denied_authorisation_fails_without_exchanging_anything(requests_mock):
+    requests_mock.real_http = True
+    thread, result, url = start_flow()
+    redirect_uri, state = redirect_target(url)
+    answer = requests.get(redirect_uri, params={"state": state, "error": "access_denied"}, timeout=5)
+    thread.join(5)
+    assert answer.status_code == 400
+    assert isinstance(result["error"], oauth.OAuthError) and "auth_code" in str(result["error"])
+    assert not [r for r in requests_mock.request_history if "access_token" in r.url]
+
+
+def test_the_redirect_uri_is_the_loopback_listener_and_the_state_is_fresh_and_long():
+    first, second = io.StringIO(), io.StringIO()
+    urls = []
+    for out in (first, second):
+        with pytest.raises(oauth.OAuthError):
+            oauth.run_flow(CONFIG, port=0, timeout=0.2, open_browser=False, out=out)
+        urls.append(re.search(r"(https?://\S+/portal/auth\?\S+)", out.getvalue()).group(1))
+    (uri_1, state_1), (uri_2, state_2) = (redirect_target(u) for u in urls)
+    for uri in (uri_1, uri_2):
+        parts = urlsplit(uri)
+        assert (parts.scheme, parts.hostname, parts.path) == ("http", "127.0.0.1", oauth.CALLBACK_PATH)
+    assert state_1 != state_2 and min(len(state_1), len(state_2)) >= 32  # 24 random bytes, URL-safe
+
+
+def test_the_callback_is_unreachable_on_other_interfaces():
+    address = non_loopback_address()
+    if address is None:
+        pytest.skip("this machine has no non-loopback IPv4 address")
+    server = oauth._CallbackServer(0, "s")
+    try:
+        with pytest.raises(OSError):  # refused: nothing listens on that interface
+            socket.create_connection((address, server.server_address[1]), timeout=2).close()
+    finally:
+        server.server_close()
+
+
+def test_other_paths_do_not_end_the_flow_and_one_redirect_ends_it(requests_mock, capsys):
+    requests_mock.real_http = True
+    requests_mock.post(
+        TEST_BASE_URL + "/open_api/v1.3/oauth2/access_token/",
+        json={"code": 0, "message": "OK", "request_id": "r", "data": {"access_token": "acc-2", "advertiser_ids": []}},
+    )
+    thread, result, url = start_flow()
+    redirect_uri, state = redirect_target(url)
+    base = redirect_uri.rsplit("/", 1)[0]
+    assert requests.get(base + "/favicon.ico", timeout=5).status_code == 404  # browsers ask for it first
+    assert thread.is_alive() and not result
+    secret_code = "code-5b1e9d2f7c3a"
+    assert requests.get(redirect_uri, params={"auth_code": secret_code, "state": state}, timeout=5).ok
+    thread.join(5)
+    assert result["token"]["access_token"] == "acc-2"
+    with pytest.raises(requests.ConnectionError):  # the listener is gone: a replayed redirect goes nowhere
+        requests.get(redirect_uri, params={"auth_code": "replay", "state": state}, timeout=2)
+    captured = capsys.readouterr()
+    assert secret_code not in captured.out + captured.err  # the one-time code is never printed or logged
