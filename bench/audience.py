@@ -255,7 +255,7 @@ def run(
         ),
         info(f"first sync of {first_size:,} raw e-mails", first["seconds"], "s"),
         info("members/s of that first sync", first_size / first["seconds"], "/s"),
-        exactly("audience calls of that first sync", len(summary["actions"]), 1, "calls"),
+        exactly("audience calls of that first sync", len(summary["actions"]), 1),
     ]
 
 

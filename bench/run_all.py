@@ -138,7 +138,7 @@ def markdown_report(
         "**ok**: met its target. **MISS**: missed it (shown, never fatal). **-**: no target, shown for context. "
         "**CRASH**: the benchmark stopped with an error. Ratios: `x floor` is the value against the unavoidable "
         "work (SHA-256 hashing, the fewest pages TikTok's limits allow); `x target` is value / target; "
-        "`x of 24` is the share of TikTok's 24 audience calls a day; `x limit` is against the app's rate limit.",
+        "`x of 24` is the share of TikTok's 24 audience calls a day.",
         "",
     ]
     return "\n".join(lines)
@@ -160,7 +160,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         if unknown:
             parser.error(f"unknown benchmark(s) {sorted(unknown)}; known: {', '.join(SCRIPTS)}")
         names = wanted
-    command = "bench/run_all.py " + " ".join(shlex.quote(a) for a in (argv if argv is not None else sys.argv[1:]))
+    command = ".venv/bin/python bench/run_all.py " + " ".join(
+        shlex.quote(a) for a in (argv if argv is not None else sys.argv[1:])
+    )
     when = datetime.now(timezone.utc)
     sections = []
     with tempfile.TemporaryDirectory(prefix="tiktok-bench-") as tmp:

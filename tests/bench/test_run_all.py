@@ -94,7 +94,7 @@ def test_misses_are_marked_but_exit_zero(fake_benches: Path, capsys: pytest.Capt
     assert "2 ok, 2 missed, 0 without target, 0 crashed" in printed
     report = output.read_text(encoding="utf-8")
     assert "| events: RSS | 310 MB | <= 300 MB | 1.03x target | **MISS** |" in report
-    assert "- Command: `bench/run_all.py --quick --only events,ad_metrics" in report
+    assert "- Command: `.venv/bin/python bench/run_all.py --quick --only events,ad_metrics" in report
     assert "(quick sizes)" in report
     assert "cores, " in report and "Python " in report and "RAM" in report
 
