@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import logging
+import math
 import tempfile
 import uuid
 from collections.abc import Callable, Iterable, Iterator, Sequence
@@ -53,6 +54,10 @@ ASSET_ALIAS = "tiktok_audience"
 #: What an audience asset event carries.
 ASSET_EXTRA_KEYS = ("mode", "audience_id", "added", "removed", "audience_size", "audience_calls_left_today")
 UPLOAD_THREADS = 4
+#: How long after an unanswered call's timeout TikTok might still carry it out, and how often a later try looks
+#: for an unanswered CREATE's audience meanwhile.
+CREATE_LANDING_MARGIN = timedelta(seconds=60)
+CREATE_POLL_SECONDS = 5.0
 
 
 def utcnow() -> datetime:
@@ -374,12 +379,19 @@ def _apply(
 ) -> dict[str, Any]:
     """Under the lock: find the audience, diff, plan, check the budget, upload, reserve and call, advance."""
     book.prune_snapshots()
-    audience_id = _resolve_audience(hook, spec, book)
-    comparison = _compare(spec, book if audience_id else None, cohort, work)
+    audience_id = _resolve_audience(hook, spec, book, clock)
+    trusted = not (audience_id and book.unanswered())
+    if not trusted:
+        log.warning(
+            "Audience %s: an earlier call got no answer, so the membership TikTok holds is unknown; the sync sets "
+            "it whole",
+            audience_id,
+        )
+    comparison = _compare(spec, book if audience_id else None, cohort, work, trust_snapshot=trusted)
     plan = ap.plan_sync(
         mode=spec.mode,
         audience_exists=audience_id is not None,
-        snapshot_known=audience_id is not None and book.snapshot is not None,
+        snapshot_known=audience_id is not None and book.snapshot is not None and trusted,
         cohort_size=cohort.size,
         added=comparison.added or 0,
         removed=comparison.removed or 0,
@@ -402,23 +414,62 @@ def _apply(
     return _summary(spec, book, cohort, comparison, plan, audience_id, clock())
 
 
-def _resolve_audience(hook: TikTokAdsHook, spec: AudienceSyncSpec, book: AudienceLedger) -> str | None:
-    """The audience id: given, recorded by an earlier sync, or found by exact name (recorded on first contact)."""
+def _resolve_audience(
+    hook: TikTokAdsHook, spec: AudienceSyncSpec, book: AudienceLedger, clock: Callable[[], datetime] = utcnow
+) -> str | None:
+    """The audience id: given, recorded by an earlier sync, or found by exact name (recorded on first contact).
+
+    While an earlier unanswered call may still land at TikTok, nothing is sent: an unanswered CREATE is looked
+    for by name until it appears (adopted, not created twice) or can no longer land; other calls are waited out.
+    """
+    left = _landing_window(hook, book, clock)
     if book.audience_id:
+        if left > 0:
+            log.warning("An earlier audience call got no answer; waiting %.0fs until it can no longer land", left)
+            hook._sleep(left)
         return book.audience_id
     if spec.audience_id:
         check_audience(hook, spec.advertiser_id, spec.audience_id, spec.calculate_type)
         found: str | None = spec.audience_id
     else:
         found = find_audience(hook, spec.advertiser_id, spec.audience_name or "", spec.calculate_type)
+        if found is None and left > 0:
+            found = _await_created(hook, spec, left)
     if found:
         book.record_audience(found, audience_name=spec.audience_name, calculate_type=spec.calculate_type)
     return found
 
 
-def _compare(spec: AudienceSyncSpec, book: AudienceLedger | None, cohort: Cohort, work: Path) -> Comparison:
-    """Stream the cohort against the accepted snapshot (if any) into diff files and the next snapshot."""
-    snapshot = book.snapshot if book is not None else None
+def _landing_window(hook: TikTokAdsHook, book: AudienceLedger, clock: Callable[[], datetime]) -> float:
+    """Seconds during which the newest unanswered call may still land at TikTok (its timeout plus a margin)."""
+    pending = book.unanswered()
+    if not pending:
+        return 0.0
+    sent = max(datetime.fromisoformat(entry["at"]) for entry in pending)
+    window = hook.timeout + CREATE_LANDING_MARGIN.total_seconds()
+    return max(0.0, window - (clock() - sent).total_seconds())
+
+
+def _await_created(hook: TikTokAdsHook, spec: AudienceSyncSpec, left: float) -> str | None:
+    """Look the audience up by name every few seconds for ``left`` seconds: an unanswered CREATE may land."""
+    log.warning(
+        "An earlier CREATE of audience %r got no answer; looking for it for up to %.0fs before creating it",
+        spec.audience_name,
+        left,
+    )
+    for _ in range(math.ceil(left / CREATE_POLL_SECONDS)):
+        hook._sleep(CREATE_POLL_SECONDS)
+        found = find_audience(hook, spec.advertiser_id, spec.audience_name or "", spec.calculate_type)
+        if found is not None:
+            return found
+    return None
+
+
+def _compare(
+    spec: AudienceSyncSpec, book: AudienceLedger | None, cohort: Cohort, work: Path, *, trust_snapshot: bool = True
+) -> Comparison:
+    """Stream the cohort against the accepted snapshot (if any, and trusted) into diff files and the next snapshot."""
+    snapshot = book.snapshot if book is not None and trust_snapshot else None
     if book is None:  # a new audience: created from the whole cohort
         return Comparison(cohort.size, 0, cohort.size, cohort.path)
     if snapshot is None:  # an existing audience of unknown membership: mirror replaces it, the others send the list
@@ -479,6 +530,14 @@ def _send(
     return str(audience_id)
 
 
+class _FoundCreated(Exception):
+    """A CREATE whose answer was lost did create the audience: the lookup before resending found it."""
+
+    def __init__(self, audience_id: str) -> None:
+        super().__init__(audience_id)
+        self.audience_id = audience_id
+
+
 def _call(
     hook: TikTokAdsHook,
     spec: AudienceSyncSpec,
@@ -488,8 +547,39 @@ def _call(
     audience_id: str | None,
     clock: Callable[[], datetime],
 ) -> str:
-    """Reserve one audience call in the ledger, send it, record the outcome; returns the audience id."""
-    reservation = book.reserve(action, clock(), run=spec.run)
+    """Send one audience call, reserving every attempt in the ledger first; returns the audience id.
+
+    TikTok counts an attempt whose answer was lost, so each retry is reserved (within the daily limit) before
+    it is sent. A call is resent only after an answered failure (a rate-limit or busy code, HTTP 5xx), and a
+    CREATE only once a lookup by name shows it did not happen. After a timeout or a dropped connection TikTok
+    may still carry the call out, later than a resend or the sync's next call, so it is not resent: the try
+    fails and the next one waits for it, then sets the membership whole.
+    """
+    reservations = [book.reserve(action, clock(), run=spec.run)]
+    settled: set[str] = set()
+
+    def settle(status: str, **details: Any) -> None:
+        if reservations[-1] not in settled:
+            book.settle(reservations[-1], status, **details)
+            settled.add(reservations[-1])
+
+    def before_retry(err: TikTokApiError, attempt: int) -> None:
+        if not _answered(err):
+            raise TikTokApiError(
+                None,
+                f"{action} of audience {audience_id or spec.audience_name!r} got no answer ({err.message}) and TikTok "
+                "may still carry it out, so it is not sent again; the task's next try waits for it, then sets the "
+                "membership whole",
+                err.request_id,
+                path=err.path,
+            ) from err
+        if action == ap.CREATE:
+            found = find_audience(hook, spec.advertiser_id, spec.audience_name or "", spec.calculate_type)
+            if found is not None:  # the failure hid a success
+                raise _FoundCreated(found)
+        settle(FAILED, request_id=err.request_id, code=err.code, answered=_answered(err))
+        reservations.append(book.reserve(action, clock(), run=spec.run))  # may raise DailyCallLimitReached
+
     try:
         if action == ap.CREATE:
             data = hook.request(
@@ -502,6 +592,7 @@ def _call(
                     "calculate_type": spec.calculate_type,
                     "retention_in_days": spec.retention_in_days,
                 },
+                before_retry=before_retry,
             )
             audience_id = str(whole(data, "dmp/custom_audience/create/")["custom_audience_id"])
         else:
@@ -514,18 +605,29 @@ def _call(
                     "action": action,
                     "file_paths": file_paths,
                 },
+                before_retry=before_retry,
             )
             whole(data, "dmp/custom_audience/update/")
+    except _FoundCreated as found:
+        settle(ACCEPTED)
+        audience_id, data = found.audience_id, {}
     except TikTokApiError as err:
-        book.settle(reservation, FAILED, request_id=err.request_id, code=err.code)
+        cause = err.__cause__ if isinstance(err.__cause__, TikTokApiError) else err
+        settle(FAILED, request_id=err.request_id, code=err.code, answered=_answered(cause))
         raise
     except Exception:
-        book.settle(reservation, FAILED)
+        settle(FAILED)
         raise
-    book.settle(reservation, ACCEPTED, request_id=data.get("_request_id"))
+    else:
+        settle(ACCEPTED, request_id=data.get("_request_id"))
     if action == ap.CREATE:
         book.record_audience(audience_id, audience_name=spec.audience_name, calculate_type=spec.calculate_type)
     return str(audience_id)
+
+
+def _answered(err: TikTokApiError) -> bool:
+    """Whether TikTok answered at all (an envelope or an HTTP status), not a timeout or a dropped connection."""
+    return err.code is not None or err.http_status is not None
 
 
 def _summary(

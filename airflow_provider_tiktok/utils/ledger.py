@@ -220,24 +220,53 @@ class AudienceLedger:
         reservation = uuid.uuid4().hex
         day = utc_day(now)
         calls = self._data["calls"]
+        self._data["seq"] = seq = int(self._data.get("seq", 0)) + 1
         calls.setdefault(day, []).append(
-            {"id": reservation, "action": action, "at": now.isoformat(), "run": run, "status": RESERVED}
+            {"id": reservation, "seq": seq, "action": action, "at": now.isoformat(), "run": run, "status": RESERVED}
         )
         for old in sorted(calls)[:-KEEP_DAYS]:
             del calls[old]
         self._write()
         return reservation
 
-    def settle(self, reservation: str, status: str, *, request_id: str | None = None, code: int | None = None) -> None:
-        """Record how a reserved call ended (``accepted`` or ``failed``); the call stays counted either way."""
+    def settle(
+        self,
+        reservation: str,
+        status: str,
+        *,
+        request_id: str | None = None,
+        code: int | None = None,
+        answered: bool = True,
+    ) -> None:
+        """Record how a reserved call ended (``accepted`` or ``failed``); the call stays counted either way.
+
+        ``answered=False`` marks a failure without any answer (timeout, dropped connection): TikTok may still
+        carry the call out, which :meth:`unanswered` tells a later sync.
+        """
         self._require_lock()
         for entries in self._data["calls"].values():
             for entry in entries:
                 if entry["id"] == reservation:
                     entry.update(status=status, request_id=request_id, code=code)
+                    if not answered:
+                        entry["answered"] = False
                     self._write()
                     return
         raise KeyError(f"no reservation {reservation}")
+
+    def unanswered(self) -> list[dict[str, Any]]:
+        """Calls since the accepted snapshot whose outcome is unknown, oldest first: never settled (the process
+        died with the call in flight) or failed without an answer. TikTok may still carry them out, so the
+        membership it holds is uncertain until a sync sets it whole."""
+        self._require_lock()
+        since = int(self._data.get("snapshot_seq", 0))
+        return [
+            entry
+            for entries in self._data["calls"].values()
+            for entry in entries
+            if int(entry.get("seq", 0)) > since
+            and (entry.get("status") == RESERVED or (entry.get("status") == FAILED and entry.get("answered") is False))
+        ]
 
     # ------------------------------------------------------------ audience
     @property
@@ -287,6 +316,7 @@ class AudienceLedger:
         """Point the ledger at a written snapshot (TikTok accepted it) and delete every other snapshot file."""
         self._require_lock()
         self._data["snapshot"] = {"file": file, "count": count, "accepted_at": now.isoformat()}
+        self._data["snapshot_seq"] = int(self._data.get("seq", 0))  # calls before it no longer matter
         if replaced:
             self._data["last_replace_at"] = now.isoformat()
         self._write()

@@ -164,10 +164,15 @@ def check_error(err: BaseException, code: int | None, request_id: str | None, *,
     return text
 
 
-def tries(run: Callable[[], Any], limit: int) -> tuple[Any, list[BaseException]]:
-    """Run ``run`` like Airflow with ``limit`` tries: its result and the errors of the failed tries."""
+def tries(
+    run: Callable[[], Any], limit: int, between: Callable[[], None] = lambda: None
+) -> tuple[Any, list[BaseException]]:
+    """Run ``run`` like Airflow with ``limit`` tries, calling ``between`` before each retry (the retry delay):
+    its result and the errors of the failed tries."""
     errors: list[BaseException] = []
     for _ in range(limit):
+        if errors:
+            between()
         try:
             return run(), errors
         except Exception as err:
