@@ -18,6 +18,7 @@ from collections.abc import Iterable
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
+from urllib.parse import quote
 
 import requests
 
@@ -51,6 +52,24 @@ def wait_until(check, timeout: float, what: str, interval: float = 0.5) -> Any:
         if time.monotonic() > deadline:
             raise TimeoutError(f"timed out after {timeout:.0f}s waiting for {what}")
         time.sleep(interval)
+
+
+def link_dags_folder(target: Path, *sources: Path) -> Path:
+    """A DAG folder of symlinks to every entry of ``sources`` (DAG files and the data folders they read).
+
+    DAG files find their data through ``Path(__file__).parent``, which is the linked folder, so data
+    folders are linked too. Names must not clash between sources.
+    """
+    target.mkdir(parents=True, exist_ok=True)
+    for source in sources:
+        for entry in sorted(Path(source).iterdir()):
+            if entry.name.startswith((".", "_")):
+                continue
+            link = target / entry.name
+            if link.is_symlink() or link.exists():
+                raise FileExistsError(f"{link} exists: two DAG sources hold {entry.name}")
+            link.symlink_to(entry.resolve())
+    return target
 
 
 def _stop_group(proc: subprocess.Popen, grace: float = 20.0) -> None:
@@ -291,3 +310,20 @@ class Stack:
     def xcom(self, dag_id: str, run_id: str, task_id: str, key: str = "return_value") -> Any:
         path = f"/api/v2/dags/{dag_id}/dagRuns/{run_id}/taskInstances/{task_id}/xcomEntries/{key}"
         return self.api("GET", path, params={"deserialize": "true"})["value"]
+
+    def task_tries(self, dag_id: str, run_id: str, task_id: str) -> list[dict]:
+        """Every try of a task instance (number, state, the pid that ran it), oldest first."""
+        path = f"/api/v2/dags/{dag_id}/dagRuns/{quote(run_id, safe='')}/taskInstances/{task_id}/tries"
+        return sorted(self.api("GET", path)["task_instances"], key=lambda t: t["try_number"])
+
+    # ------------------------------------------------------------------ emulator control
+    def emulator(self, method: str, path: str, **kwargs: Any) -> Any:
+        """Call the emulator's ``/_emulator/`` control API (faults, request log, stats, received events)."""
+        answer = requests.request(method, f"{self.emulator_url}/_emulator/{path.lstrip('/')}", timeout=30, **kwargs)
+        answer.raise_for_status()
+        return answer.json()
+
+    def emulator_requests(self, path: str | None = None, since: float | None = None) -> list[dict]:
+        """The emulator's log of answered API requests (``t`` in Unix seconds), filtered by path and time."""
+        params = {key: value for key, value in (("path", path), ("since", since)) if value is not None}
+        return self.emulator("GET", "requests", params=params)["requests"]
