@@ -95,8 +95,8 @@ def ledger_calls(env: FaultEnv) -> list[dict[str, Any]]:
     return json.loads(ledger.read_text(encoding="utf-8"))["calls"][TODAY]
 
 
-def check_outcome(env: FaultEnv, *, tikok_calls: int = len(CALLS)) -> tuple[int, int]:
-    """One audience of the name, equal to the last cohort; TikTok counted ``tikok_calls``; the ledger holds every
+def check_outcome(env: FaultEnv, *, tiktok_calls: int = len(CALLS)) -> tuple[int, int]:
+    """One audience of the name, equal to the last cohort; TikTok counted ``tiktok_calls``; the ledger holds every
     create/update attempt that reached TikTok (it reserves each before sending), so never fewer; all within 24."""
     assert env.state.wait_idle()  # a request delayed past its client's timeout lands before counting
     named = [a for a in env.state.audiences.values() if a.name == NAME]
@@ -106,7 +106,7 @@ def check_outcome(env: FaultEnv, *, tikok_calls: int = len(CALLS)) -> tuple[int,
     at_tiktok = env.state.audience_calls_today(audience_id)
     in_ledger = len(ledger_calls(env))
     attempts = len(env.log("custom_audience/create")) + len(env.log("custom_audience/update"))
-    assert at_tiktok == tikok_calls
+    assert at_tiktok == tiktok_calls
     assert at_tiktok <= in_ledger == attempts <= 24
     return at_tiktok, in_ledger
 
@@ -147,7 +147,7 @@ def case_timeout(env: FaultEnv) -> None:
         env.add(fault_rules("timeout", path))
     errors = run_syncs(env, limit=3, between=lambda: time.sleep(TIMEOUT_DELAY_MS / 1000), timeout=SHORT_TIMEOUT)
     check_unanswered_errors(errors, 2)
-    check_outcome(env, tikok_calls=7)  # the late CREATE and REPLACE, their tries' REPLACE, 2 x APPEND + REMOVE
+    check_outcome(env, tiktok_calls=7)  # the late CREATE and REPLACE, their tries' REPLACE, 2 x APPEND + REMOVE
     assert ledger_outcomes(env) == [
         ("CREATE", "failed", False),
         ("REPLACE", "failed", False),
