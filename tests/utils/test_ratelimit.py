@@ -25,7 +25,7 @@ class FakeClock:
         self.now += seconds
 
 
-def test_calls_are_spaced_by_one_over_rate():
+def test_calls_are_spaced_by_one_over_rate_plus_the_arrival_jitter_margin():
     clock = FakeClock()
     limiter = RateLimiter(4, clock=clock, sleep=clock.sleep)
     starts = []
@@ -33,7 +33,7 @@ def test_calls_are_spaced_by_one_over_rate():
         limiter.acquire()
         starts.append(clock.now)
     gaps = [round(b - a, 9) for a, b in itertools.pairwise(starts)]
-    assert gaps == [0.25] * 8
+    assert gaps == [0.275] * 8  # (1 + 0.1) / 4
 
 
 def test_idle_time_is_not_banked_as_a_burst():
@@ -42,7 +42,7 @@ def test_idle_time_is_not_banked_as_a_burst():
     limiter.acquire()
     clock.now += 60  # a long pause
     assert limiter.acquire() == 0
-    assert limiter.acquire() == pytest.approx(0.1)
+    assert limiter.acquire() == pytest.approx(0.11)
 
 
 def test_threads_share_one_budget_in_real_time():
@@ -67,7 +67,7 @@ def test_threads_share_one_budget_in_real_time():
     for i, start in enumerate(stamps):
         in_window = sum(1 for s in stamps[i:] if s - start < 0.2)
         assert in_window <= 11
-    assert stamps[-1] - stamps[0] >= 29 / 50 * 0.95
+    assert stamps[-1] - stamps[0] >= 29 * 1.1 / 50 * 0.95
 
 
 def _stamp_calls(path, rate: float, calls: int, out) -> None:
@@ -89,9 +89,10 @@ def test_processes_sharing_the_file_share_one_budget(tmp_path):
     for proc in procs:
         proc.join(10)
     assert len(stamps) == 30
-    # Three processes at 20/s each would send 30 calls within half a second; sharing, they need 29/20 s.
-    assert stamps[-1] - stamps[0] >= 29 / 20 * 0.95
-    assert max(sum(1 for s in stamps[i:] if s - start < 1.0) for i, start in enumerate(stamps)) <= 21
+    # Three processes at 20/s each would send 30 calls within half a second; sharing, they need 29 * 1.1 / 20 s,
+    # and even a window stretched by 50 ms of arrival jitter holds no more than 20.
+    assert stamps[-1] - stamps[0] >= 29 * 1.1 / 20 * 0.95
+    assert max(sum(1 for s in stamps[i:] if s - start < 1.05) for i, start in enumerate(stamps)) <= 20
     assert stat.S_IMODE(path.stat().st_mode) == 0o600
 
 
