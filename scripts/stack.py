@@ -212,7 +212,8 @@ class Stack:
         return self._token
 
     def api(self, method: str, path: str, *, ok: Iterable[int] = (200, 201), **kwargs: Any) -> Any:
-        """Call Airflow's REST API; retries SQLite's transient 'database is locked' (503)."""
+        """Call Airflow's REST API; retries SQLite's transient 'database is locked' (503, or a 500 "Database
+        error" when the lock hits mid-request: the transaction was rolled back, so the call can be repeated)."""
         for attempt in range(10):
             answer = self.session.request(
                 method,
@@ -221,7 +222,9 @@ class Stack:
                 timeout=60,
                 **kwargs,
             )
-            if answer.status_code != 503 or attempt == 9:
+            status, text = answer.status_code, answer.text.lower()
+            locked = status == 503 or (status == 500 and "database error" in text)
+            if not locked or attempt == 9:
                 break
             time.sleep(1 + attempt)
         if answer.status_code not in set(ok):
