@@ -38,10 +38,6 @@ def test_window_must_be_positive() -> None:
 
 
 RATE = 20
-#: Arrival times at the server lag the client's departures by a varying few milliseconds (thread scheduling and
-#: the GIL while the task hashes rows; up to 48 ms seen for a first request opening its connection), so windows
-#: are measured 50 ms (one interval) short. A client 6% too fast (21 calls in 0.943 s) is still caught.
-JITTER = 1 / RATE
 
 
 def arrivals(env: FaultEnv, path: str = "") -> list[float]:
@@ -50,20 +46,21 @@ def arrivals(env: FaultEnv, path: str = "") -> list[float]:
 
 
 def check_rate(times: list[float]) -> None:
-    """At most RATE in any 1 s window and 60 * RATE in any minute; and the run was limited by the rate, not
-    by its own pace (more requests than a second allows, its busiest second nearly full), so the check means
-    something. These runs last seconds: the minute bound holds trivially here and binds only in longer runs."""
+    """At most RATE arrivals in any 1 s window and 60 * RATE in any minute (full windows: the limiter keeps a
+    margin for arrival jitter); and the run was limited by the rate, not by its own pace (more requests than a
+    second allows, its busiest second nearly full), so the check means something. These runs last seconds: the
+    minute bound holds trivially here and binds only in longer runs."""
     assert len(times) > RATE + 5
-    assert max_in_window(times, 1.0 - JITTER) <= RATE
-    assert max_in_window(times, 60.0 - JITTER) <= 60 * RATE
-    assert max_in_window(times, 1.0 + JITTER) >= RATE - 1
+    assert max_in_window(times, 1.0) <= RATE
+    assert max_in_window(times, 60.0) <= 60 * RATE
+    assert max_in_window(times, 1.0) >= RATE - 3
 
 
 def test_events_with_four_threads_and_retries_stay_within_the_rate(env: FaultEnv) -> None:
     env.connect(rate=str(RATE))
     env.add([f"path={TRACK},kind=code,code=40100,count=4", f"path={TRACK},kind=http,status=503,count=3"])
     env.add([f"path={TRACK},kind=reset,count=2"])
-    rows = [{k: v for k, v in row.items() if k != "phone"} for row in records(ROWS)]  # less CPU, less lag
+    rows = [{k: v for k, v in row.items() if k != "phone"} for row in records(ROWS)]  # less hashing CPU
     summary = upload(env, rows, max_in_flight=4, batch_size=50).execute(events_context())
     assert summary["sent"] == ROWS and summary["api_calls"] == len(env.log(TRACK)) == 50 + 9
     check_rate(arrivals(env, TRACK))
