@@ -32,6 +32,7 @@ a child process whose own peak RSS (``VmHWM``) is reported.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import csv
 import gzip
 import hashlib
@@ -40,6 +41,7 @@ import math
 import os
 import re
 import shutil
+import signal
 import socket
 import subprocess
 import sys
@@ -105,7 +107,8 @@ class EmulatorProcess:
             except requests.RequestException:
                 pass
             if self.proc.poll() is not None or time.monotonic() > deadline:
-                raise RuntimeError("the emulator did not start")
+                self.__exit__()
+                raise RuntimeError(f"the emulator did not start on port {self.port}")
             time.sleep(0.2)
 
     def get(self, path: str, **params: Any) -> Any:
@@ -452,7 +455,13 @@ def part_audience(work: Path, count: int, out: Callable[[str], None]) -> list[Fi
     churn_path.unlink()
     return [
         *figures,
-        vs_peer("audience calls at the emulator for both syncs", used, 2 * CALLS_PER_SYNC_TARGET, 24, "of 24"),
+        vs_peer(
+            "audience calls at the emulator for both syncs",
+            used,
+            2 * CALLS_PER_SYNC_TARGET,
+            TIKTOK_DAILY_CALLS,
+            "of 24",
+        ),
         info(f"{size_label(count)} members: emulator peak RSS", emulator_rss, "MB"),
     ]
 
@@ -467,25 +476,89 @@ def max_in_window(times: list[float], width: float) -> int:
 DAG_IDS = ("tiktok_events_upload", "tiktok_audience_sync", "tiktok_ad_metrics")
 
 
+class SchedulerStopped(RuntimeError):
+    """The stack's Airflow scheduler died (its health turned unhealthy); the round cannot finish there."""
+
+
+#: Fresh stacks tried after the scheduler died in a round (Airflow 3.3 on SQLite: see part_dags).
+SCHEDULER_RESTARTS = 1
+#: An exception line (``sqlalchemy.exc.IntegrityError: ...``) or an error record of the scheduler.
+_ERROR = re.compile(r"\w(Error|Exception): |\[error ")
+
+
 def part_dags(work: Path, days: int, limits: Iterable[tuple[float, int]], out: Callable[[str], None]) -> list[Figure]:
     """The three example DAGs fired at once, one round per app limit, on one stack; each round's ad-metrics
-    backfill covers ``days`` days before the previous round's."""
+    backfill covers ``days`` days before the previous round's.
+
+    Airflow 3.3's scheduler on SQLite can die while a backfill's runs are being created ("IntegrityError while
+    creating the TIs", then ObjectDeletedError; seen here once in six backfills). A round whose scheduler died
+    starts again, once, on a fresh stack, and the figures count it.
+    """
     from scripts.stack import Stack
 
-    started = time.monotonic()
     figures: list[Figure] = []
-    with Stack(work / "airflow", emulator_args=["--log-level", "warning"]) as stack:
-        out(f"  Airflow standalone up in {time.monotonic() - started:.0f} s")
-        stack.wait_for_dags(DAG_IDS)
-        since = time.time()  # unpausing schedules the latest interval of the two scheduled DAGs: count it
-        for dag_id in DAG_IDS:
-            stack.unpause(dag_id)
-        yesterday = datetime.now(timezone.utc).replace(hour=0, minute=0, second=0, microsecond=0) - timedelta(days=1)
-        for index, (qps, per_minute) in enumerate(limits):
-            last_day = yesterday - timedelta(days=index * days)
-            figures += _dags_round(stack, qps, per_minute, last_day, days, since, out)
-            since = time.time()
+    pending = list(enumerate(limits))
+    yesterday = datetime.now(timezone.utc).replace(hour=0, minute=0, second=0, microsecond=0) - timedelta(days=1)
+    stacks = crashes = 0
+    while pending:
+        stacks += 1
+        started = time.monotonic()
+        group: int | None = None
+        try:
+            with Stack(work / f"airflow-{stacks}", emulator_args=["--log-level", "warning"]) as stack:
+                out(f"  Airflow standalone up in {time.monotonic() - started:.0f} s")
+                stack.wait_for_dags(DAG_IDS)
+                since = time.time()  # unpausing schedules the latest interval of the scheduled DAGs: count it
+                for dag_id in DAG_IDS:
+                    stack.unpause(dag_id)
+                while pending:
+                    index, (qps, per_minute) = pending[0]
+                    last_day = yesterday - timedelta(days=index * days)
+                    try:
+                        figures += _dags_round(stack, qps, per_minute, last_day, days, since, out)
+                    except SchedulerStopped as err:
+                        crashes += 1
+                        group = stack.procs["airflow"].pid
+                        out(f"  the Airflow scheduler stopped during the round: {err}")
+                        if crashes > SCHEDULER_RESTARTS:
+                            raise
+                        out("  the round starts again on a fresh stack")
+                        break
+                    pending.pop(0)
+                    since = time.time()
+        finally:
+            if group is not None:  # a dead scheduler's LocalExecutor workers outlive the stack's SIGTERM
+                with contextlib.suppress(ProcessLookupError):
+                    os.killpg(group, signal.SIGKILL)
+    figures.append(info("3 DAGs at once: Airflow scheduler deaths (round rerun on a fresh stack)", crashes))
     return figures
+
+
+def _scheduler_problem(stack: Any) -> str | None:
+    """None while the scheduler is healthy, else why not (the last scheduler error line of the stack's log)."""
+    if stack.procs["airflow"].poll() is not None:
+        return "airflow standalone exited"
+    health = stack.session.get(f"{stack.api_url}/api/v2/monitor/health", timeout=30).json()
+    if health.get("scheduler", {}).get("status") == "healthy":
+        return None
+    log = (stack.home / "logs" / "standalone.out").read_text(encoding="utf-8", errors="replace").splitlines()
+    errors = [line.split("|", 1)[-1].strip() for line in log if line.startswith("scheduler") and _ERROR.search(line)]
+    return (errors[-1] if errors else "scheduler unhealthy, no error in its log")[:200]
+
+
+def _wait(stack: Any, check: Callable[[], bool], what: str, timeout: float = 3600) -> None:
+    """Poll ``check`` every 2 s until it holds; raise SchedulerStopped once the scheduler is unhealthy."""
+    deadline = time.monotonic() + timeout
+    polls = 0
+    while not check():
+        polls += 1
+        if polls % 10 == 0:  # the health endpoint turns unhealthy 30 s after the last scheduler heartbeat
+            reason = _scheduler_problem(stack)
+            if reason is not None:
+                raise SchedulerStopped(f"{reason} (log: {stack.home / 'logs' / 'standalone.out'})")
+        if time.monotonic() > deadline:
+            raise TimeoutError(f"timed out after {timeout:.0f} s waiting for {what}")
+        time.sleep(2)
 
 
 def _dags_round(
@@ -507,9 +580,13 @@ def _dags_round(
     fired = time.monotonic()
     with ThreadPoolExecutor(len(fire)) as pool:
         answers = list(pool.map(lambda call: call(), fire))
-    stack.wait_until_backfill_done(answers[2]["id"], timeout=3600)
-    for dag_id in DAG_IDS:
-        stack.wait_for_runs(dag_id, timeout=3600)
+    backfill = f"/api/v2/backfills/{answers[2]['id']}"
+    _wait(stack, lambda: bool(stack.api("GET", backfill).get("completed_at")), "the ad-metrics backfill")
+
+    def finished() -> bool:
+        return all(r["state"] in ("success", "failed") for dag_id in DAG_IDS for r in stack.runs(dag_id))
+
+    _wait(stack, finished, "every DAG run")
     wall = time.monotonic() - fired
     runs = {dag_id: [r for r in stack.runs(dag_id) if r["dag_run_id"] not in before[dag_id]] for dag_id in DAG_IDS}
     log = stack.session.get(f"{stack.emulator_url}/_emulator/requests", params={"since": since}, timeout=60).json()
@@ -585,18 +662,20 @@ def run(
     backfill_days = backfill_days or (QUICK_BACKFILL_DAYS if quick else FULL_BACKFILL_DAYS)
     work = Path(tempfile.mkdtemp(prefix="tiktok-load-"))
     figures: list[Figure] = []
+    runners: dict[str, Callable[[], list[Figure]]] = {
+        "events": lambda: part_events(work, events, gz, out),
+        "audience": lambda: part_audience(work, members, out),
+        "dags": lambda: part_dags(work, backfill_days, limits, out),
+    }
     try:
         for part in parts:
             out(f"{part}:")
             started = time.monotonic()
-            if part == "events":
-                figures += part_events(work, events, gz, out)
-            elif part == "audience":
-                figures += part_audience(work, members, out)
-            elif part == "dags":
-                figures += part_dags(work, backfill_days, limits, out)
-            else:
-                raise ValueError(f"unknown part {part!r}; known: {', '.join(PARTS)}")
+            try:
+                figures += runners[part]()
+            except Exception as err:  # one part's failure must not hide the others' figures
+                out(f"  part {part} failed: {type(err).__name__}: {err}")
+                figures.append(check(f"part {part} ran to the end", False, "yes", note=f"{type(err).__name__}"))
             out(f"  ({part} took {time.monotonic() - started:.0f} s)")
     finally:
         if keep:
@@ -653,6 +732,8 @@ def main(argv: list[str] | None = None) -> None:
     print(render_text([Section("load", figures)]))
     if args.figures_json:
         write_json(args.figures_json, figures)
+    if any(f.name.startswith("part ") and f.ok is False for f in figures):
+        sys.exit(1)
 
 
 if __name__ == "__main__":
