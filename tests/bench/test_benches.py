@@ -1,9 +1,9 @@
-"""Every benchmark script end to end at tiny sizes, as ``run_all`` runs it (a process writing --figures-json):
-the counts that have one right answer must be exact, the rest present. Guards the benchmarks against rot."""
+"""The benchmark scripts end to end at tiny sizes, as ``run_all`` runs them (a process writing --figures-json):
+the counts that have one right answer must be exact. Guards the benchmarks against rot. bench/events.py is left
+out: even tiny, it starts three Airflow-importing processes (over 20 s); the load smoke covers its upload path."""
 
 from __future__ import annotations
 
-import math
 import subprocess
 import sys
 from pathlib import Path
@@ -24,17 +24,6 @@ def run_script(tmp_path: Path, script: str, *args: str) -> dict[str, Figure]:
     )
     assert done.returncode == 0, done.stdout[-2000:] + done.stderr[-3000:]
     return {figure.name: figure for figure in read_json(out)}
-
-
-def test_events_bench(tmp_path: Path) -> None:
-    figures = run_script(tmp_path, "events.py", "--sizes", "2000,2500,5000")
-    assert figures["requests per 2,500 events"].value == math.ceil(2500 / 1000)
-    assert figures["requests per 2,500 events"].ok is True
-    assert figures["event_ids at the emulator of 2,500"].value == 2500
-    speed = figures["events/s full path vs SHA-256 floor, US phones (2,000)"]
-    assert speed.against == "floor" and speed.ratio is not None and speed.ratio > 1  # never faster than the floor
-    assert figures["peak RSS 5,000 events streamed"].ok is True
-    assert len(figures) == 8
 
 
 def test_ad_metrics_bench(tmp_path: Path) -> None:
