@@ -476,14 +476,8 @@ def max_in_window(times: list[float], width: float) -> int:
 DAG_IDS = ("tiktok_events_upload", "tiktok_audience_sync", "tiktok_ad_metrics")
 
 
-class SchedulerStopped(RuntimeError):
-    """The stack's Airflow scheduler died (its health turned unhealthy); the round cannot finish there."""
-
-
 #: Fresh stacks tried after the scheduler died in a round (Airflow 3.3 on SQLite: see part_dags).
 SCHEDULER_RESTARTS = 1
-#: An exception line (``sqlalchemy.exc.IntegrityError: ...``) or an error record of the scheduler.
-_ERROR = re.compile(r"\w(Error|Exception): |\[error ")
 
 
 def part_dags(work: Path, days: int, limits: Iterable[tuple[float, int]], out: Callable[[str], None]) -> list[Figure]:
@@ -494,7 +488,7 @@ def part_dags(work: Path, days: int, limits: Iterable[tuple[float, int]], out: C
     creating the TIs", then ObjectDeletedError; seen here once in six backfills). A round whose scheduler died
     starts again, once, on a fresh stack, and the figures count it.
     """
-    from scripts.stack import Stack
+    from scripts.stack import SchedulerStopped, Stack
 
     figures: list[Figure] = []
     pending = list(enumerate(limits))
@@ -534,33 +528,6 @@ def part_dags(work: Path, days: int, limits: Iterable[tuple[float, int]], out: C
     return figures
 
 
-def _scheduler_problem(stack: Any) -> str | None:
-    """None while the scheduler is healthy, else why not (the last scheduler error line of the stack's log)."""
-    if stack.procs["airflow"].poll() is not None:
-        return "airflow standalone exited"
-    health = stack.session.get(f"{stack.api_url}/api/v2/monitor/health", timeout=30).json()
-    if health.get("scheduler", {}).get("status") == "healthy":
-        return None
-    log = (stack.home / "logs" / "standalone.out").read_text(encoding="utf-8", errors="replace").splitlines()
-    errors = [line.split("|", 1)[-1].strip() for line in log if line.startswith("scheduler") and _ERROR.search(line)]
-    return (errors[-1] if errors else "scheduler unhealthy, no error in its log")[:200]
-
-
-def _wait(stack: Any, check: Callable[[], bool], what: str, timeout: float = 3600) -> None:
-    """Poll ``check`` every 2 s until it holds; raise SchedulerStopped once the scheduler is unhealthy."""
-    deadline = time.monotonic() + timeout
-    polls = 0
-    while not check():
-        polls += 1
-        if polls % 10 == 0:  # the health endpoint turns unhealthy 30 s after the last scheduler heartbeat
-            reason = _scheduler_problem(stack)
-            if reason is not None:
-                raise SchedulerStopped(f"{reason} (log: {stack.home / 'logs' / 'standalone.out'})")
-        if time.monotonic() > deadline:
-            raise TimeoutError(f"timed out after {timeout:.0f} s waiting for {what}")
-        time.sleep(2)
-
-
 def _dags_round(
     stack: Any, qps: float, per_minute: int, last_day: datetime, days: int, since: float, out: Callable[[str], None]
 ) -> list[Figure]:
@@ -581,12 +548,12 @@ def _dags_round(
     with ThreadPoolExecutor(len(fire)) as pool:
         answers = list(pool.map(lambda call: call(), fire))
     backfill = f"/api/v2/backfills/{answers[2]['id']}"
-    _wait(stack, lambda: bool(stack.api("GET", backfill).get("completed_at")), "the ad-metrics backfill")
+    stack.wait_scheduled(lambda: bool(stack.api("GET", backfill).get("completed_at")), 3600, "the ad-metrics backfill")
 
     def finished() -> bool:
         return all(r["state"] in ("success", "failed") for dag_id in DAG_IDS for r in stack.runs(dag_id))
 
-    _wait(stack, finished, "every DAG run")
+    stack.wait_scheduled(finished, 3600, "every DAG run")
     wall = time.monotonic() - fired
     runs = {dag_id: [r for r in stack.runs(dag_id) if r["dag_run_id"] not in before[dag_id]] for dag_id in DAG_IDS}
     log = stack.session.get(f"{stack.emulator_url}/_emulator/requests", params={"since": since}, timeout=60).json()

@@ -7,14 +7,16 @@ the example DAGs as the DAG folder, the ``tiktok_default`` connection pointing a
 
 from __future__ import annotations
 
+import itertools
 import json
 import os
+import re
 import signal
 import socket
 import subprocess
 import sys
 import time
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
@@ -70,6 +72,14 @@ def link_dags_folder(target: Path, *sources: Path) -> Path:
                 raise FileExistsError(f"{link} exists: two DAG sources hold {entry.name}")
             link.symlink_to(entry.resolve())
     return target
+
+
+class SchedulerStopped(RuntimeError):
+    """The stack's Airflow scheduler died; runs it should schedule will never finish."""
+
+
+#: An exception line (``sqlalchemy.exc.IntegrityError: ...``) or an error record in a component's output.
+_ERROR_LINE = re.compile(r"\w(Error|Exception): |\[error ")
 
 
 def _stop_group(proc: subprocess.Popen, grace: float = 20.0) -> None:
@@ -286,6 +296,32 @@ class Stack:
         }
         return self.api("POST", "/api/v2/backfills", json=body)
 
+    def scheduler_problem(self) -> str | None:
+        """None while the scheduler is healthy, else why not (its last error line in standalone's output)."""
+        if self.procs["airflow"].poll() is not None:
+            return "airflow standalone exited"
+        health = self.session.get(f"{self.api_url}/api/v2/monitor/health", timeout=30).json()
+        if health.get("scheduler", {}).get("status") == "healthy":
+            return None
+        log = (self.home / "logs" / "standalone.out").read_text(encoding="utf-8", errors="replace").splitlines()
+        errors = [
+            line.split("|", 1)[-1].strip() for line in log if line.startswith("scheduler") and _ERROR_LINE.search(line)
+        ]
+        return (errors[-1] if errors else "scheduler unhealthy, no error in its log")[:200]
+
+    def wait_scheduled(self, check: Callable[[], Any], timeout: float, what: str) -> Any:
+        """``wait_until`` for work the scheduler must do: raises SchedulerStopped once the scheduler is dead
+        (Airflow 3.3 on SQLite can lose it while creating a backfill's runs) instead of waiting out ``timeout``."""
+        polls = itertools.count(1)
+
+        def checked() -> Any:
+            # the health endpoint turns unhealthy 30 s after the scheduler's last heartbeat
+            if next(polls) % 10 == 0 and (reason := self.scheduler_problem()) is not None:
+                raise SchedulerStopped(f"{reason} (log: {self.home / 'logs' / 'standalone.out'})")
+            return check()
+
+        return wait_until(checked, timeout, what, interval=2)
+
     def wait_until_backfill_done(self, backfill_id: int, timeout: float = 600.0) -> dict:
         """Wait until a backfill has completed (all its runs finished)."""
 
@@ -293,7 +329,7 @@ class Stack:
             backfill = self.api("GET", f"/api/v2/backfills/{backfill_id}")
             return backfill if backfill.get("completed_at") else None
 
-        return wait_until(done, timeout, f"backfill {backfill_id} to complete", interval=2)
+        return self.wait_scheduled(done, timeout, f"backfill {backfill_id} to complete")
 
     def runs(self, dag_id: str) -> list[dict]:
         return self.api("GET", f"/api/v2/dags/{dag_id}/dagRuns", params={"limit": 500})["dag_runs"]
@@ -308,7 +344,7 @@ class Stack:
                 return None
             return runs if all(r["state"] in TERMINAL_RUN_STATES for r in runs) else None
 
-        return wait_until(finished, timeout, f"runs of {dag_id} to finish", interval=2)
+        return self.wait_scheduled(finished, timeout, f"runs of {dag_id} to finish")
 
     def xcom(self, dag_id: str, run_id: str, task_id: str, key: str = "return_value") -> Any:
         path = f"/api/v2/dags/{dag_id}/dagRuns/{run_id}/taskInstances/{task_id}/xcomEntries/{key}"
