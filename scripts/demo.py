@@ -12,7 +12,7 @@ import signal
 import time
 from datetime import datetime, timedelta, timezone
 
-from scripts.stack import DAGS_FOLDER, REPO, Stack, free_port
+from scripts.stack import DAGS_FOLDER, REPO, SchedulerStopped, Stack, free_port
 
 SUMMARY_KEYS = (
     "received",
@@ -47,24 +47,26 @@ def summary_text(summary: object) -> str:
 
 
 def run_demo(stack: Stack, backfill_days: int) -> list[tuple[str, str, str, str]]:
-    """Trigger one run of each example DAG and a backfill of the ad-metrics DAG; return a result table."""
+    """Trigger one run of each example DAG, then a backfill of the ad-metrics DAG; return a result table.
+
+    The backfill is created once the triggered runs are done: Airflow 3.3 on SQLite can lose its scheduler
+    when a backfill is created while the scheduler is busy writing (the API answers 503 "database is locked"
+    half-way through creating the backfill's runs)."""
     dag_ids = example_dag_ids()
     stack.wait_for_dags(dag_ids)
     now = datetime.now(timezone.utc).replace(microsecond=0)
-    triggered: dict[str, list[str]] = {}
+    run_id = f"demo__{now:%Y%m%dT%H%M%S}"
     for dag_id in dag_ids:
         stack.unpause(dag_id)
-        run_id = f"demo__{now:%Y%m%dT%H%M%S}"
         stack.trigger(dag_id, run_id, now)
-        triggered[dag_id] = [run_id]
+    finished = {dag_id: wait_for_runs(stack, dag_id, [run_id]) for dag_id in dag_ids}
     if "tiktok_ad_metrics" in dag_ids:
         start = (now - timedelta(days=backfill_days + 2)).replace(hour=0, minute=0, second=0)
         end = start + timedelta(days=backfill_days)  # one run per advertiser-local day in [start, end)
         stack.backfill("tiktok_ad_metrics", start, end)
-        triggered["tiktok_ad_metrics"] = []  # all of its runs: the triggered one and the backfill
+        finished["tiktok_ad_metrics"] = wait_for_runs(stack, "tiktok_ad_metrics", None)  # triggered + backfill
     table = []
-    for dag_id, run_ids in triggered.items():
-        runs = stack.wait_for_runs(dag_id, run_ids or None, timeout=600)
+    for dag_id, runs in finished.items():
         for run in sorted(runs, key=lambda r: r.get("logical_date") or ""):
             tasks = stack.api("GET", f"/api/v2/dags/{dag_id}/dagRuns/{run['dag_run_id']}/taskInstances")
             summaries = []
@@ -73,6 +75,16 @@ def run_demo(stack: Stack, backfill_days: int) -> list[tuple[str, str, str, str]
                     summaries.append(summary_text(stack.xcom(dag_id, run["dag_run_id"], ti["task_id"])))
             table.append((dag_id, run["dag_run_id"], run["state"], "; ".join(summaries) or "-"))
     return table
+
+
+def wait_for_runs(stack: Stack, dag_id: str, run_ids: list[str] | None) -> list[dict]:
+    """The finished runs; if Airflow's scheduler dies meanwhile, Airflow is restarted once and the wait goes on."""
+    try:
+        return stack.wait_for_runs(dag_id, run_ids, timeout=600)
+    except SchedulerStopped as err:
+        print(f"Airflow's scheduler stopped ({err}); restarting Airflow, the runs carry on ...", flush=True)
+        stack.restart_airflow()
+        return stack.wait_for_runs(dag_id, run_ids, timeout=600)
 
 
 def print_table(rows: list[tuple[str, str, str, str]]) -> None:

@@ -7,6 +7,7 @@ the example DAGs as the DAG folder, the ``tiktok_default`` connection pointing a
 
 from __future__ import annotations
 
+import contextlib
 import itertools
 import json
 import os
@@ -167,21 +168,39 @@ class Stack:
             start_new_session=True,
             cwd=REPO,
         )
+        self._start_airflow()
+        wait_until(
+            lambda: requests.get(self.emulator_url + "/_emulator/stats", timeout=2).ok, 30, "the TikTok emulator"
+        )
+        self._wait_healthy(timeout)
+        self.create_connection()
+        self.ensure_pool("tiktok_audience", slots=1, description="Serialises TikTok audience syncs")
+        return self
+
+    def _start_airflow(self) -> None:
+        """``airflow standalone`` in its own process group, appending to ``logs/standalone.out``."""
         self.procs["airflow"] = subprocess.Popen(
             [str(Path(sys.executable).with_name("airflow")), "standalone"],
             env=self.env(),
-            stdout=(logs / "standalone.out").open("wb"),
+            stdout=(self.home / "logs" / "standalone.out").open("ab"),
             stderr=subprocess.STDOUT,
             start_new_session=True,
             cwd=self.home,
         )
-        wait_until(
-            lambda: requests.get(self.emulator_url + "/_emulator/stats", timeout=2).ok, 30, "the TikTok emulator"
-        )
-        wait_until(self._healthy, timeout, f"Airflow at {self.api_url} (see {logs / 'standalone.out'})", interval=1)
-        self.create_connection()
-        self.ensure_pool("tiktok_audience", slots=1, description="Serialises TikTok audience syncs")
-        return self
+
+    def _wait_healthy(self, timeout: float) -> None:
+        wait_until(self._healthy, timeout, f"Airflow at {self.api_url} (see {self.home / 'logs'})", interval=1)
+
+    def restart_airflow(self, timeout: float = 240.0) -> None:
+        """Stop Airflow and start it again on the same home and metadata database (queued runs carry on):
+        the way back from a dead scheduler, which ``airflow standalone`` does not restart."""
+        proc = self.procs.pop("airflow")
+        _stop_group(proc)
+        with contextlib.suppress(ProcessLookupError):  # a dead scheduler's executor workers outlive SIGTERM
+            os.killpg(proc.pid, signal.SIGKILL)
+        self._token = None
+        self._start_airflow()
+        self._wait_healthy(timeout)
 
     def _healthy(self) -> bool:
         proc = self.procs["airflow"]

@@ -45,3 +45,15 @@ def test_the_connection_test_button_reaches_the_emulator(stack):
     assert all(advertiser in result["message"] for advertiser in ADVERTISER_IDS)
     result = stack.api("POST", "/api/v2/connections/test", json={**body, "password": "not-a-token"})
     assert result["status"] is False and "40105" in result["message"] and "not-a-token" not in result["message"]
+
+
+def test_a_restart_keeps_the_metadata_and_schedules_again(stack):
+    stack.wait_for_dags(["tiktok_audience_sync"])
+    stack.unpause("tiktok_audience_sync")
+    before = {run["dag_run_id"] for run in stack.runs("tiktok_audience_sync")}
+    stack.restart_airflow()
+    assert stack.scheduler_problem() is None
+    assert {run["dag_run_id"] for run in stack.runs("tiktok_audience_sync")} >= before
+    stack.trigger("tiktok_audience_sync", "after_restart", None)
+    (run,) = stack.wait_for_runs("tiktok_audience_sync", ["after_restart"], timeout=300)
+    assert run["state"] == "success"
