@@ -24,7 +24,7 @@ from airflow_provider_tiktok.utils import audience_plan as ap
 from airflow_provider_tiktok.utils import snapshots as sn
 from airflow_provider_tiktok.utils.assets import emit, literal_id, literal_text, with_outlet
 from airflow_provider_tiktok.utils.codes import INVALID_PARAMS, PARTIAL_SUCCESS
-from airflow_provider_tiktok.utils.hashing import InvalidIdentifier, hash_email, hash_maid, hash_phone
+from airflow_provider_tiktok.utils.hashing import InvalidIdentifier, hash_email, hash_maid, hash_phone, phone_region
 from airflow_provider_tiktok.utils.ledger import (
     ACCEPTED,
     FAILED,
@@ -105,8 +105,7 @@ class AudienceSyncSpec:
             )
         if not 1 <= self.retention_in_days <= ap.MAX_RETENTION_DAYS:
             raise TikTokConfigError(f"retention_in_days must be between 1 and {ap.MAX_RETENTION_DAYS}")
-        if not isinstance(self.default_phone_region, str) or not _known_region(self.default_phone_region):
-            raise TikTokConfigError("default_phone_region must be a two-letter region code such as US or DE")
+        phone_region(self.default_phone_region)
         if self.replace_processing < timedelta(0):
             raise TikTokConfigError("replace_processing_minutes must not be negative")
 
@@ -151,13 +150,6 @@ def check_audience_name(name: object) -> None:
         raise TikTokConfigError(
             f"audience_name must have 1 to {ap.MAX_AUDIENCE_NAME_LENGTH} characters (TikTok's limit), not {len(name)}"
         )
-
-
-def _known_region(region: str) -> bool:
-    """Whether phonenumbers knows ``region`` (e.g. US, DE), so national numbers can be read in it."""
-    import phonenumbers
-
-    return region.upper() in phonenumbers.SUPPORTED_REGIONS
 
 
 # --------------------------------------------------------------------------------------------- input

@@ -21,7 +21,6 @@ from datetime import date, datetime, timezone
 from decimal import Decimal, InvalidOperation
 from typing import Any
 
-import phonenumbers
 import pycountry
 
 from airflow_provider_tiktok.exceptions import TikTokConfigError, TikTokInputError
@@ -33,6 +32,7 @@ from airflow_provider_tiktok.utils.hashing import (
     hash_phone,
     is_sha256_hex,
     normalise_maid,
+    phone_region,
 )
 from airflow_provider_tiktok.utils.readers import is_column_name
 
@@ -147,9 +147,7 @@ class EventRules:
         """Refuse settings TikTok would reject on every row."""
         if self.event_source not in EVENT_SOURCES:
             raise TikTokConfigError(f"event_source must be one of {', '.join(EVENT_SOURCES)}")
-        if self.default_phone_region.upper() not in phonenumbers.SUPPORTED_REGIONS:
-            raise TikTokConfigError("default_phone_region must be a two-letter region code such as US or DE")
-        object.__setattr__(self, "default_phone_region", self.default_phone_region.upper())
+        object.__setattr__(self, "default_phone_region", phone_region(self.default_phone_region))
         if str(self.default_currency).upper() not in CURRENCIES:
             raise TikTokConfigError("default_currency must be an ISO 4217 code such as USD")
         object.__setattr__(self, "default_currency", str(self.default_currency).upper())

@@ -11,6 +11,8 @@ import re
 
 import phonenumbers
 
+from airflow_provider_tiktok.exceptions import TikTokConfigError
+
 _HEX64 = re.compile(r"[0-9a-fA-F]{64}")
 _EMAIL = re.compile(r"[^@\s]+@[^@\s]+\.[^@\s]+")
 _UUID = re.compile(r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}")
@@ -73,6 +75,13 @@ def hash_email(value: object) -> str:
     if is_sha256_hex(value):
         return str(value).strip().lower()
     return sha256_hex(normalise_email(value))
+
+
+def phone_region(region: object) -> str:
+    """``region`` upper-cased, when phonenumbers knows it (US, DE...) and can read national numbers in it."""
+    if not isinstance(region, str) or region.upper() not in phonenumbers.SUPPORTED_REGIONS:
+        raise TikTokConfigError("default_phone_region must be a two-letter region code such as US or DE")
+    return region.upper()
 
 
 def normalise_phone(value: object, default_region: str = "US") -> str:

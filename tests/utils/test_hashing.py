@@ -8,6 +8,7 @@ import random
 import phonenumbers
 import pytest
 
+from airflow_provider_tiktok.exceptions import TikTokConfigError
 from airflow_provider_tiktok.utils.hashing import (
     InvalidIdentifier,
     hash_email,
@@ -16,6 +17,7 @@ from airflow_provider_tiktok.utils.hashing import (
     hash_phone,
     is_sha256_hex,
     normalise_phone,
+    phone_region,
 )
 
 
@@ -116,3 +118,13 @@ def test_invalid_values_name_the_field_never_the_value(function, raw, field):
     assert info.value.field == field
     if raw and str(raw).strip():
         assert str(raw) not in str(info.value)
+
+
+@pytest.mark.parametrize("region", ["XX", "usa", "", None, 49])
+def test_an_unknown_phone_region_is_a_config_error(region):
+    with pytest.raises(TikTokConfigError, match="default_phone_region must be a two-letter region code"):
+        phone_region(region)
+
+
+def test_a_known_phone_region_comes_back_upper_cased():
+    assert (phone_region("de"), phone_region("US")) == ("DE", "US")
