@@ -547,13 +547,11 @@ def _call(
     may still carry the call out, later than a resend or the sync's next call, so it is not resent: the try
     fails and the next one waits for it, then sets the membership whole.
     """
-    reservations = [book.reserve(action, clock(), run=spec.run)]
-    settled: set[str] = set()
+    unsettled = [book.reserve(action, clock(), run=spec.run)]  # the attempt in flight, until its outcome is known
 
     def settle(status: str, **details: Any) -> None:
-        if reservations[-1] not in settled:
-            book.settle(reservations[-1], status, **details)
-            settled.add(reservations[-1])
+        if unsettled:
+            book.settle(unsettled.pop(), status, **details)
 
     def before_retry(err: TikTokApiError, attempt: int) -> None:
         if not _answered(err):
@@ -570,7 +568,7 @@ def _call(
             if found is not None:  # the failure hid a success
                 raise _FoundCreated(found)
         settle(FAILED, request_id=err.request_id, code=err.code, answered=_answered(err))
-        reservations.append(book.reserve(action, clock(), run=spec.run))  # may raise DailyCallLimitReached
+        unsettled.append(book.reserve(action, clock(), run=spec.run))  # may raise DailyCallLimitReached
 
     try:
         if action == ap.CREATE:
