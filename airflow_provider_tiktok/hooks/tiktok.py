@@ -149,12 +149,18 @@ class TikTokAdsHook(BaseHook):
         """The cached ``requests.Session`` (Airflow's hook convention)."""
         return self.session
 
+    @cached_property
+    def _limiters(self) -> tuple[RateLimiter, RateLimiter]:
+        """This app's host-wide limiters, looked up once per hook: the Marketing API's and the Events API's."""
+        key = f"{self.config.base_url}|{self.config.app_id}"
+        return shared_limiter(key, self.config.rate_limit), shared_limiter(
+            key + "|events", self.config.events_rate_limit
+        )
+
     def limiter(self, path: str) -> RateLimiter:
         """The host-wide limiter of ``path``'s budget: the Events API's own, or the app's Marketing API one."""
-        key = f"{self.config.base_url}|{self.config.app_id}"
-        if path.startswith(EVENTS_PATH):
-            return shared_limiter(key + "|events", self.config.events_rate_limit)
-        return shared_limiter(key, self.config.rate_limit)
+        marketing, events = self._limiters
+        return events if path.startswith(EVENTS_PATH) else marketing
 
     @property
     def advertiser_id(self) -> str | None:
