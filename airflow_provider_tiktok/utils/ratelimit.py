@@ -82,8 +82,11 @@ class RateLimiter:
         if self.path is None:
             yield None
             return
-        ensure_dir(self.path.parent)
-        fd = os.open(self.path, os.O_RDWR | os.O_CREAT, PRIVATE_FILE_MODE)
+        try:
+            fd = os.open(self.path, os.O_RDWR | os.O_CREAT, PRIVATE_FILE_MODE)
+        except FileNotFoundError:  # the first call under a fresh AIRFLOW_HOME: create the folder once
+            ensure_dir(self.path.parent)
+            fd = os.open(self.path, os.O_RDWR | os.O_CREAT, PRIVATE_FILE_MODE)
         try:
             fcntl.flock(fd, fcntl.LOCK_EX)
             yield fd
