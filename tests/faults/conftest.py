@@ -47,6 +47,26 @@ def fault_rules(fault: str, path: str) -> list[str]:
     return rules[fault]
 
 
+#: The faults each operator meets with one ``transport_fault(env, fault, per_path)`` check, and how many faulted
+#: attempts :func:`fault_rules` injects on each path (the slow one adds latency, no failed attempt).
+TRANSPORT_FAULTS = {"rate_limit_40100": 2, "rate_limit_40133": 2, "http_5xx": 3, "reset": 2, "slow": 0}
+
+
+def fault_cases(
+    transport_fault: Callable[[FaultEnv, str, int], None], **own_cases: Callable[[FaultEnv], None]
+) -> dict[str, Callable[[FaultEnv], None]]:
+    """One operator's matrix: its ``transport_fault`` check for each transport fault, and its own case for the
+    others (a transport fault too, where the operator meets it differently); every fault of :data:`FAULTS`."""
+
+    def transport(fault: str, per_path: int) -> Callable[[FaultEnv], None]:
+        return lambda env: transport_fault(env, fault, per_path)
+
+    cases = {fault: transport(fault, per_path) for fault, per_path in TRANSPORT_FAULTS.items()}
+    cases.update(own_cases)
+    assert set(cases) == set(FAULTS), "every fault of the matrix needs exactly one case"
+    return cases
+
+
 class VirtualSleep:
     """A hook ``_sleep`` that waits no real time: it adds up each thread's waits and moves the emulator's fault
     clock forward by the longest thread's total (threads wait side by side), so a lock ends once the client

@@ -4,7 +4,6 @@ writes the same bytes, non-retryable faults fail at once with an actionable mess
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from datetime import date
 from pathlib import Path
 from typing import Any
@@ -22,6 +21,7 @@ from tests.faults.conftest import (
     FaultEnv,
     check_error,
     check_fault_seen,
+    fault_cases,
     fault_rules,
     tries,
 )
@@ -133,17 +133,9 @@ def case_revoked(env: FaultEnv) -> None:
     check_complete(env)
 
 
-CASES: dict[str, Callable[[FaultEnv], None]] = {
-    "rate_limit_40100": lambda env: transport_fault(env, "rate_limit_40100", 2),
-    "rate_limit_40133": lambda env: transport_fault(env, "rate_limit_40133", 2),
-    "http_5xx": lambda env: transport_fault(env, "http_5xx", 3),
-    "timeout": case_timeout,
-    "reset": lambda env: transport_fault(env, "reset", 2),
-    "slow": lambda env: transport_fault(env, "slow", 0),
-    "partial_20001": case_partial,
-    "lock_300s": case_lock,
-    "token_revoked": case_revoked,
-}
+CASES = fault_cases(
+    transport_fault, timeout=case_timeout, partial_20001=case_partial, lock_300s=case_lock, token_revoked=case_revoked
+)
 
 
 @pytest.mark.parametrize("fault", FAULTS)

@@ -24,6 +24,7 @@ from tests.faults.conftest import (
     FaultEnv,
     check_error,
     check_fault_seen,
+    fault_cases,
     fault_rules,
     tries,
 )
@@ -230,17 +231,14 @@ def case_revoked(env: FaultEnv) -> None:
     ]
 
 
-CASES: dict[str, Callable[[FaultEnv], None]] = {
-    "rate_limit_40100": lambda env: transport_fault(env, "rate_limit_40100", 2),
-    "rate_limit_40133": lambda env: transport_fault(env, "rate_limit_40133", 2),
-    "http_5xx": lambda env: transport_fault(env, "http_5xx", 3),
-    "timeout": case_timeout,
-    "reset": case_reset,
-    "slow": lambda env: transport_fault(env, "slow", 0),
-    "partial_20001": case_partial,
-    "lock_300s": case_lock,
-    "token_revoked": case_revoked,
-}
+CASES = fault_cases(
+    transport_fault,
+    timeout=case_timeout,
+    reset=case_reset,
+    partial_20001=case_partial,
+    lock_300s=case_lock,
+    token_revoked=case_revoked,
+)
 
 
 @pytest.mark.parametrize("fault", FAULTS)
