@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
-from airflow_provider_tiktok.utils.codes import action_for, is_retryable
+from typing import Any
+
+from airflow_provider_tiktok.hooks.codes import PARTIAL_SUCCESS, action_for, is_retryable
 
 
 class TikTokApiError(Exception):
@@ -51,7 +53,7 @@ class TikTokApiError(Exception):
             text += f" -> {self.action}"
         return text
 
-    def __reduce__(self):  # keep the structured fields across pickling (e.g. into a task log)
+    def __reduce__(self) -> tuple[Any, ...]:  # keep the structured fields across pickling (e.g. into a task log)
         return (
             _rebuild_api_error,
             (self.code, self.message, self.request_id, self.http_status, self.path),
@@ -62,6 +64,29 @@ def _rebuild_api_error(
     code: int | None, message: str, request_id: str | None, http_status: int | None, path: str | None
 ) -> TikTokApiError:
     return TikTokApiError(code, message, request_id, http_status, path=path)
+
+
+class TikTokPartialSuccess(TikTokApiError):
+    """TikTok answered 20001: part of the request was applied. ``data`` holds TikTok's details (which items
+    failed). Only the Events API upload takes such an answer; every other call fails on it."""
+
+    def __init__(self, data: dict[str, Any], request_id: str | None, *, path: str | None = None) -> None:
+        super().__init__(
+            PARTIAL_SUCCESS,
+            "TikTok answered partial success (20001): part of the request was not applied",
+            request_id,
+            200,
+            path=path,
+            data=data,
+        )
+        self.details = data
+
+    def __reduce__(self) -> tuple[Any, ...]:  # pickles with its details, like its base
+        return (_rebuild_partial, (self.details, self.request_id, self.path))
+
+
+def _rebuild_partial(data: dict[str, Any], request_id: str | None, path: str | None) -> TikTokPartialSuccess:
+    return TikTokPartialSuccess(data, request_id, path=path)
 
 
 class TikTokConfigError(ValueError):

@@ -9,11 +9,8 @@ from airflow_provider_tiktok.hooks.connection import CONN_TYPE, conn_fields, ui_
 
 PACKAGE_NAME = "airflow-provider-tiktok"
 OPERATOR_MODULES = ("ad_metrics", "audience", "events")
-EXTRA_LINKS = (
-    "airflow_provider_tiktok.operators.ad_metrics.TikTokAdMetricsLink",
-    "airflow_provider_tiktok.operators.audience.TikTokAudienceLink",
-    "airflow_provider_tiktok.operators.events.TikTokEventsManagerLink",
-)
+#: One link class serves the three operators (each instance named for its Ads Manager page).
+EXTRA_LINKS = ("airflow_provider_tiktok.links.TikTokLink",)
 
 
 def get_provider_info() -> dict[str, Any]:

@@ -78,9 +78,9 @@ def _run(work: Path, days_n: int, advertiser: str | None, out: Callable[[str], N
     os.environ.setdefault("AIRFLOW__CORE__LOAD_EXAMPLES", "False")
     logging.getLogger("airflow_provider_tiktok").setLevel(logging.WARNING)
 
+    from airflow_provider_tiktok.ad_metrics.report import date_windows, days_between
     from airflow_provider_tiktok.emulator import ACCESS_TOKEN, ADVERTISER_A, APP_ID, APP_SECRET
     from airflow_provider_tiktok.emulator.testing import EmulatorServer
-    from airflow_provider_tiktok.utils.reporting import date_windows, days_between
 
     advertiser_id = advertiser or ADVERTISER_A
     with EmulatorServer() as emulator:

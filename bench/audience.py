@@ -41,7 +41,7 @@ def hashed_line(i: int) -> str:
 def prepare_diff(work: Path, size: int, churn: float) -> None:
     """Write the accepted snapshot of members 0..size-1 (sorted) and the new cohort, shifted by ``churn``:
     the first ``churn*size`` members left and as many new ones joined, in hash (random) order."""
-    from airflow_provider_tiktok.utils import snapshots as sn
+    from airflow_provider_tiktok.audiences import snapshots
 
     moved = int(size * churn)
     old_input = work / "old-input.txt"
@@ -52,20 +52,22 @@ def prepare_diff(work: Path, size: int, churn: float) -> None:
                 old.write(line)
             if i >= moved:
                 new.write(line)
-    sn.external_sort(sn.iter_lines(old_input), work / "snapshot.txt", work)
+    snapshots.external_sort(snapshots.iter_lines(old_input), work / "snapshot.txt", work)
     old_input.unlink()
 
 
 def diff_child(work: Path) -> None:
     """In a fresh process: sort the new cohort externally and diff it against the snapshot, as a sync does."""
-    from airflow_provider_tiktok.utils import audience_plan as ap
-    from airflow_provider_tiktok.utils import snapshots as sn
+    from airflow_provider_tiktok.audiences import plan as audience_plan
+    from airflow_provider_tiktok.audiences import snapshots
 
     started = time.perf_counter()
-    size = sn.external_sort(sn.iter_lines(work / "new-input.txt"), work / "cohort.txt", work)
+    size = snapshots.external_sort(snapshots.iter_lines(work / "new-input.txt"), work / "cohort.txt", work)
     sorted_at = time.perf_counter()
-    per_file = ap.ids_per_file(size)
-    diff = sn.diff_to_files(sn.iter_lines(work / "snapshot.txt"), sn.iter_lines(work / "cohort.txt"), work, per_file)
+    per_file = audience_plan.ids_per_file(size)
+    diff = snapshots.diff_to_files(
+        snapshots.iter_lines(work / "snapshot.txt"), snapshots.iter_lines(work / "cohort.txt"), work, per_file
+    )
     done = time.perf_counter()
     print(
         json.dumps(
@@ -150,9 +152,10 @@ def members(start: int, count: int) -> Iterator[tuple[int, dict]]:
 
 
 def bench_first_sync(emulator: Emulator, state: Path, size: int) -> dict:
+    from airflow_provider_tiktok.audiences.cohort import AudienceSyncSpec
+    from airflow_provider_tiktok.audiences.sync import sync_audience
     from airflow_provider_tiktok.emulator import ADVERTISER_A
     from airflow_provider_tiktok.hooks.tiktok import TikTokAdsHook
-    from airflow_provider_tiktok.operators.audience import AudienceSyncSpec, sync_audience
 
     hook = TikTokAdsHook()
     spec = AudienceSyncSpec(
@@ -166,9 +169,10 @@ def bench_first_sync(emulator: Emulator, state: Path, size: int) -> dict:
 
 def bench_calls_per_sync(emulator: Emulator, state: Path) -> list[tuple[str, list[str]]]:
     """A cohort of 20k through the changes a schedule meets; the actions each sync sent."""
+    from airflow_provider_tiktok.audiences.cohort import AudienceSyncSpec
+    from airflow_provider_tiktok.audiences.sync import sync_audience
     from airflow_provider_tiktok.emulator import ADVERTISER_A
     from airflow_provider_tiktok.hooks.tiktok import TikTokAdsHook
-    from airflow_provider_tiktok.operators.audience import AudienceSyncSpec, sync_audience
 
     steps = [
         ("first sync", 0, 20_000),

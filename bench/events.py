@@ -87,7 +87,8 @@ def raw_row(n: int, region: str = "US", now: datetime = NOW) -> dict[str, Any]:
 # -------------------------------------------------------------------------------------- speed
 def full_path(rows: list[dict[str, Any]], region: str = "US") -> float:
     """Seconds to build and serialise every row, in request bodies of 1,000 events."""
-    from airflow_provider_tiktok.utils.events import BuildTally, EventRules, build_event
+    from airflow_provider_tiktok.events.build import build_event
+    from airflow_provider_tiktok.events.rules import BuildTally, EventRules
 
     rules = EventRules(event_source="web", now=int(NOW.timestamp()), default_phone_region=region)
     tally = BuildTally()
@@ -154,8 +155,9 @@ def requests_per(count: int) -> dict[str, Any]:
             }
         )
         from airflow_provider_tiktok.operators import events as events_op
+        from airflow_provider_tiktok.utils import clock
 
-        events_op.utcnow = lambda: NOW
+        clock.utcnow = lambda: NOW
         operator = events_op.TikTokEventsUploadOperator(
             task_id="bench", events=[raw_row(n) for n in range(count)], event_source_id=PIXEL
         )
@@ -184,9 +186,9 @@ def write_csv(path: Path, count: int) -> None:
 def stream_child(path: str, home: str) -> None:
     """In a fresh process: the operator's upload loop over a CSV file, HTTP replaced by serialising the body."""
     os.environ["AIRFLOW_HOME"] = home
-    from airflow_provider_tiktok.operators.events import EventUpload
-    from airflow_provider_tiktok.utils.event_progress import RejectsLog, UploadProgress
-    from airflow_provider_tiktok.utils.events import EventRules
+    from airflow_provider_tiktok.events.progress import RejectsLog, UploadProgress
+    from airflow_provider_tiktok.events.rules import EventRules
+    from airflow_provider_tiktok.events.upload import EventUpload
     from airflow_provider_tiktok.utils.readers import iter_records
 
     class SerialisingHook:

@@ -6,4 +6,5 @@ bash scripts/setup.sh
 bash scripts/system_deps.sh
 .venv/bin/ruff check .
 .venv/bin/ruff format --check .
+.venv/bin/mypy
 exec .venv/bin/pytest "$@"

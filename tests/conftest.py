@@ -1,18 +1,21 @@
-"""Shared fixtures: an isolated AIRFLOW_HOME, a TikTok connection from an env var, and fast retries."""
+"""Shared fixtures: an isolated AIRFLOW_HOME, a TikTok connection from an env var, fast retries, the session's
+emulator and PostgreSQL servers, and the check that every test carries exactly one tier marker."""
 
 from __future__ import annotations
 
-import json
 import os
 import tempfile
 from collections.abc import Callable, Iterator
-from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
 import pytest
 
+from airflow_provider_tiktok.emulator import ACCESS_TOKEN, APP_ID, APP_SECRET
 from airflow_provider_tiktok.emulator.testing import EmulatorServer
+from tests.helpers.clock import EMULATOR_NOW
+from tests.helpers.connections import conn_json
+from tests.helpers.postgres import PostgresServer, find_bin_dir
 
 # Isolate every test process from the developer's own Airflow before anything imports Airflow.
 _SESSION_HOME = Path(tempfile.mkdtemp(prefix="tiktok-airflow-home-"))
@@ -20,33 +23,24 @@ os.environ["AIRFLOW_HOME"] = str(_SESSION_HOME)
 os.environ.setdefault("AIRFLOW__CORE__LOAD_EXAMPLES", "False")
 os.environ.setdefault("AIRFLOW__CORE__UNIT_TEST_MODE", "True")
 
-#: The throwaway PostgreSQL server fixture (``postgres_server``) for every test that needs one.
-pytest_plugins = ["tests.pg_server"]
-
-FAKE_TOKEN = "tok-7f3c9a1e2b4d6f8091a2b3c4d5e6f708"
-FAKE_SECRET = "app-secret-5e6f7081a2b3c4d5"
-TEST_BASE_URL = "https://tiktok.test"
-#: The emulator's frozen clock in tests: 07:30 in Los Angeles, 16:30 in Berlin, 00:30 the next day in Tokyo;
-#: far enough from midnight UTC that a test's calls stay on one UTC day unless it moves the clock.
-EMULATOR_NOW = datetime(2026, 3, 10, 15, 30, tzinfo=timezone.utc)
+#: The test tiers (pyproject.toml declares them): every test carries exactly one.
+TIERS = ("unit", "integration", "e2e")
 
 
-def conn_json(host: str = TEST_BASE_URL, token: str = FAKE_TOKEN, **extra: object) -> str:
-    """A ``tiktok_ads`` connection as Airflow's JSON env-var form."""
-    extras = {"app_id": "7100000000000000001", "app_secret": FAKE_SECRET, "advertiser_id": "7000000000000000001"}
-    extras.update({k: v for k, v in extra.items() if v is not None})
-    return json.dumps({"conn_type": "tiktok_ads", "host": host, "password": token, "extra": extras})
-
-
-class FakeTaskInstance:
-    """Records what an operator pushes to XCom; names its run like a real task instance."""
-
-    def __init__(self, run_id: str = "manual__test", dag_id: str = "test_dag", task_id: str = "task") -> None:
-        self.dag_id, self.task_id, self.run_id, self.map_index = dag_id, task_id, run_id, -1
-        self.xcom: dict[str, Any] = {}
-
-    def xcom_push(self, key: str, value: Any) -> None:
-        self.xcom[key] = value
+@pytest.hookimpl(tryfirst=True)
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """Fail the collection when a test has no tier marker or more than one; runs before ``-m`` deselects, so a
+    test without a tier cannot silently drop out of every tier's run."""
+    wrong = []
+    for item in items:
+        tiers = sorted({mark.name for mark in item.iter_markers() if mark.name in TIERS})
+        if len(tiers) != 1:
+            wrong.append(f"  {item.nodeid}: {', '.join(tiers) or 'no tier marker'}")
+    if wrong:
+        raise pytest.UsageError(
+            f"every test needs exactly one tier marker of {', '.join(TIERS)} (pytestmark = pytest.mark.<tier>); "
+            f"{len(wrong)} test(s) do not:\n" + "\n".join(wrong)
+        )
 
 
 @pytest.fixture
@@ -60,10 +54,10 @@ def set_tiktok_conn(monkeypatch: pytest.MonkeyPatch) -> Callable[..., None]:
 
 
 @pytest.fixture
-def tiktok_conn(set_tiktok_conn: Callable[..., None]) -> Iterator[str]:
+def tiktok_conn(set_tiktok_conn: Callable[..., None]) -> str:
     """A default connection to the fake base URL used with requests-mock, with a high rate limit."""
     set_tiktok_conn(rate_limit="1000")
-    yield "tiktok_default"
+    return "tiktok_default"
 
 
 @pytest.fixture
@@ -91,3 +85,48 @@ def home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     """A fresh AIRFLOW_HOME for one test: default destinations, progress and state files start empty."""
     monkeypatch.setenv("AIRFLOW_HOME", str(tmp_path))
     return tmp_path
+
+
+@pytest.fixture(scope="session")
+def postgres_server() -> Iterator[PostgresServer]:
+    """A PostgreSQL server for the test session; skipped only when the server binaries are not installed."""
+    bin_dir = find_bin_dir()
+    if bin_dir is None:
+        pytest.skip("PostgreSQL server binaries (initdb, pg_ctl) not found: apt-get install postgresql")
+    with PostgresServer(bin_dir) as server:
+        yield server
+
+
+@pytest.fixture
+def emulator(
+    emulator_server: EmulatorServer, set_tiktok_conn: Callable[..., None], monkeypatch: pytest.MonkeyPatch
+) -> EmulatorServer:
+    """The emulator back at its seeded start, ``tiktok_default`` pointing at it, the provider's clock on its
+    (the audience tests' emulator; folders that need another start override ``emulator`` in their conftest)."""
+    from airflow_provider_tiktok.utils import clock
+
+    emulator_server.reset()
+    monkeypatch.setattr(clock, "utcnow", emulator_server.state.now)
+    set_tiktok_conn(
+        host=emulator_server.url, token=ACCESS_TOKEN, app_id=APP_ID, app_secret=APP_SECRET, rate_limit="1000"
+    )
+    return emulator_server
+
+
+@pytest.fixture
+def state_root(tmp_path: Path) -> Path:
+    """A fresh state folder for the ledger and snapshots."""
+    return tmp_path / "state"
+
+
+@pytest.fixture
+def make_hook(emulator: EmulatorServer) -> Callable[[], Any]:
+    """A new hook on the emulator that never sleeps between retries."""
+    from airflow_provider_tiktok.hooks.tiktok import TikTokAdsHook
+
+    def make() -> TikTokAdsHook:
+        hook = TikTokAdsHook()
+        hook.sleep = lambda seconds: None
+        return hook
+
+    return make

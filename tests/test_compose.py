@@ -9,6 +9,8 @@ from pathlib import Path
 import pytest
 import yaml
 
+pytestmark = pytest.mark.integration
+
 REPO = Path(__file__).resolve().parent.parent
 COMPOSE = REPO / "docker-compose.airflow.yml"
 AIRFLOW_SERVICES = {

@@ -15,17 +15,20 @@ from airflow_provider_tiktok.get_provider_info import get_provider_info
 DIST = "airflow-provider-tiktok"
 
 
+@pytest.mark.unit
 def test_entry_point_resolves_to_get_provider_info():
     (entry,) = [e for e in entry_points(group="apache_airflow_provider") if e.dist and e.dist.name == DIST]
     assert entry.load() is get_provider_info
 
 
+@pytest.mark.unit
 def test_package_name_equals_the_distribution_name_exactly():
     # A mismatch makes Airflow's providers manager silently drop the provider.
     assert get_provider_info()["package-name"] == distribution(DIST).metadata["Name"] == DIST
     assert get_provider_info()["versions"][0] == distribution(DIST).version
 
 
+@pytest.mark.unit
 def test_connection_type_declares_the_form_without_importing_the_hook():
     (conn_type,) = get_provider_info()["connection-types"]
     assert conn_type["connection-type"] == "tiktok_ads"
@@ -34,6 +37,7 @@ def test_connection_type_declares_the_form_without_importing_the_hook():
     assert conn_type["ui-field-behaviour"]["relabeling"]["password"] == "Access token"
 
 
+@pytest.mark.unit
 def test_every_declared_module_and_class_imports():
     import importlib
 
@@ -67,6 +71,7 @@ def _airflow(env: dict[str, str], *args: str) -> str:
     return done.stdout
 
 
+@pytest.mark.integration
 def test_airflow_cli_lists_the_provider_and_its_hook(airflow_cli_env):
     providers = _airflow(airflow_cli_env, "providers", "list", "--output", "json")
     assert f'"package_name": "{DIST}"' in providers

@@ -1,65 +1,49 @@
-"""TikTokAdsHook: the one place that talks HTTP to the TikTok API for Business (v1.3)."""
+"""TikTokAdsHook: the one place that talks HTTP to the TikTok API for Business (v1.3), and owns its endpoints."""
 
 from __future__ import annotations
 
-import json
 import logging
 import random
 import threading
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from functools import cached_property
+from pathlib import Path
 from typing import Any
-from urllib.parse import urlencode
 
 import requests
-from airflow.sdk import BaseHook
+import tenacity
 
-from airflow_provider_tiktok.exceptions import TikTokApiError, TikTokConfigError
+from airflow_provider_tiktok.compat import BaseHook
+from airflow_provider_tiktok.exceptions import TikTokApiError, TikTokConfigError, TikTokPartialSuccess
 from airflow_provider_tiktok.hooks import connection as conn_form
+from airflow_provider_tiktok.hooks.codes import ACCESS_TOKEN_EXPIRED, RATE_LIMIT_CODES
 from airflow_provider_tiktok.hooks.connection import TikTokConnectionConfig
-from airflow_provider_tiktok.utils.codes import (
-    ACCESS_TOKEN_EXPIRED,
-    OK,
-    PARTIAL_SUCCESS,
-    RATE_LIMIT_CODES,
-    RPC_VALIDATION_ERROR,
-)
+from airflow_provider_tiktok.hooks.envelope import TrackResult, encode_params, parse_answer
+from airflow_provider_tiktok.hooks.retry import BeforeRetry, RetryPolicy
+from airflow_provider_tiktok.hooks.tokens import TOKENLESS_PATHS, TokenMixin, mask
 from airflow_provider_tiktok.utils.ratelimit import RateLimiter, shared_limiter
 
 log = logging.getLogger(__name__)
 
-#: Paths called without the Access-Token header (they create tokens).
-_TOKENLESS_PATHS = frozenset({"oauth2/access_token/", "tt_user/oauth2/refresh_token/"})
-TOKEN_VARIABLE_PREFIX = "tiktok_ads_token__"
-#: The Events API path, which TikTok rate-limits apart from (and far above) the Marketing API.
+#: Every TikTok endpoint the provider calls, relative to ``/open_api/v1.3/``; the hook's methods below are
+#: the only callers. The Events API path is rate-limited apart from (and far above) the Marketing API.
 EVENTS_PATH = "event/track/"
+ADVERTISER_INFO_PATH = "advertiser/info/"
+AUTHORISED_ADVERTISERS_PATH = "oauth2/advertiser/get/"
+AUDIENCE_LIST_PATH = "dmp/custom_audience/list/"
+AUDIENCE_GET_PATH = "dmp/custom_audience/get/"
+AUDIENCE_FILE_UPLOAD_PATH = "dmp/custom_audience/file/upload/"
+AUDIENCE_CREATE_PATH = "dmp/custom_audience/create/"
+AUDIENCE_UPDATE_PATH = "dmp/custom_audience/update/"
+REPORT_PATH = "report/integrated/get/"
+ADS_PATH = "ad/get/"
+MAX_PAGE_SIZE = 1000
+#: ``dmp/custom_audience/list/`` pages hold at most 100 audiences.
+AUDIENCE_PAGE_SIZE = 100
 
 
-def _mask(secret: str | None) -> None:
-    """Register a secret with Airflow's log masker (a no-op for empty values)."""
-    if secret:
-        from airflow.sdk.log import mask_secret
-
-        mask_secret(secret)
-
-
-def _encode_params(params: dict[str, Any] | None) -> dict[str, str] | None:
-    """TikTok GET convention: lists and objects JSON-encoded, booleans as JSON, None dropped."""
-    if not params:
-        return None
-    encoded: dict[str, str] = {}
-    for key, value in params.items():
-        if value is None:
-            continue
-        if isinstance(value, list | tuple | dict | bool):
-            encoded[key] = json.dumps(value, separators=(",", ":"))
-        else:
-            encoded[key] = str(value)
-    return encoded
-
-
-class TikTokAdsHook(BaseHook):
+class TikTokAdsHook(TokenMixin, BaseHook):
     """Calls the TikTok API for Business with retries, a shared rate limit and envelope checks.
 
     :param tiktok_conn_id: Airflow connection of type ``tiktok_ads``.
@@ -71,6 +55,7 @@ class TikTokAdsHook(BaseHook):
         defaults to the connection's ``rate_limit`` extra, else 10 (TikTok's default app limit).
     :param events_rate_limit: requests per second to the Events API (``event/track/``), shared the same
         way; defaults to the connection's ``events_rate_limit`` extra, else 100.
+    :param sleep: how the hook waits between attempts (tests pass a virtual clock's sleep).
     """
 
     conn_name_attr = "tiktok_conn_id"
@@ -91,6 +76,7 @@ class TikTokAdsHook(BaseHook):
         backoff_max: float = 120.0,
         rate_limit: float | None = None,
         events_rate_limit: float | None = None,
+        sleep: Callable[[float], None] = time.sleep,
     ) -> None:
         super().__init__()
         if max_attempts < 1:
@@ -100,8 +86,8 @@ class TikTokAdsHook(BaseHook):
         self.max_attempts = max_attempts
         self.backoff_base = backoff_base
         self.backoff_max = backoff_max
+        self.sleep = sleep
         self._rate_overrides = {"rate_limit": rate_limit, "events_rate_limit": events_rate_limit}
-        self._sleep: Callable[[float], None] = time.sleep
         self._token_lock = threading.Lock()
         self._calls_lock = threading.Lock()
         self.api_calls = 0
@@ -123,7 +109,7 @@ class TikTokAdsHook(BaseHook):
         """The validated connection, read once; secrets registered with the masker."""
         config = conn_form.config_from_connection(self.get_connection(self.tiktok_conn_id), **self._rate_overrides)
         for secret in (config.access_token, config.app_secret, config.refresh_token):
-            _mask(secret)
+            mask(secret)
         return config
 
     @classmethod
@@ -132,7 +118,7 @@ class TikTokAdsHook(BaseHook):
         hook = cls(config.conn_id, **kwargs)
         hook.__dict__["config"] = config
         for secret in (config.access_token, config.app_secret, config.refresh_token):
-            _mask(secret)
+            mask(secret)
         return hook
 
     @cached_property
@@ -189,14 +175,14 @@ class TikTokAdsHook(BaseHook):
         json: Any = None,
         data: dict[str, Any] | None = None,
         files: dict[str, Any] | None = None,
-        before_retry: Callable[[TikTokApiError, int], None] | None = None,
+        before_retry: BeforeRetry | None = None,
     ) -> dict[str, Any]:
         """Call ``path`` (relative to ``/open_api/v1.3/``) and return the envelope's ``data``.
 
-        Retryable failures are retried with exponential backoff and jitter; any other non-zero
-        ``code`` raises :class:`TikTokApiError` at once. Partial success (20001) is returned, with
-        ``data`` holding TikTok's details, for the caller to handle. An expired access token is
-        refreshed once when the connection has a refresh token.
+        Retryable failures are retried with exponential backoff and jitter (a ``tenacity`` policy); any other
+        non-zero ``code`` raises :class:`TikTokApiError` at once, partial success (20001) its subclass
+        :class:`TikTokPartialSuccess`. An expired access token is refreshed once when the connection has a
+        refresh token.
 
         ``before_retry(error, attempt)`` runs after the backoff, right before attempt number ``attempt``
         is sent: callers that count every attempt against a quota (TikTok counts an attempt whose answer
@@ -205,73 +191,55 @@ class TikTokAdsHook(BaseHook):
         path = path.lstrip("/")
         if not path.endswith("/"):
             path += "/"
-        attempt = 0
-        refreshed = False
-        validation_retried = False
-        while True:
-            attempt += 1
-            try:
-                return self._send_once(method, path, params=params, json=json, data=data, files=files)
-            except TikTokApiError as err:
-                if err.code == ACCESS_TOKEN_EXPIRED and not refreshed and self.config.refresh_token:
-                    refreshed = True
-                    self.refresh_access_token()
-                    continue
-                if err.code == RPC_VALIDATION_ERROR:
-                    if validation_retried:
-                        raise
-                    validation_retried = True
-                if not err.retryable or attempt >= self.max_attempts:
-                    if err.retryable:
-                        raise TikTokApiError(
-                            err.code,
-                            f"gave up after {attempt} attempts: {err.message}",
-                            err.request_id,
-                            err.http_status,
-                            path=path,
-                        ) from err
-                    raise
-                delay = self._backoff(attempt, err.code)
-                log.warning(
-                    "TikTok %s %s failed (code=%s, http=%s, request_id=%s); retry %d/%d in %.1fs",
-                    method,
-                    path,
-                    err.code,
-                    err.http_status,
-                    err.request_id,
-                    attempt,
-                    self.max_attempts - 1,
-                    delay,
-                )
-                self._sleep(delay)
-                if before_retry is not None:
-                    before_retry(err, attempt + 1)
+        retrying = RetryPolicy(self, method, path, before_retry).retrying()
+        try:
+            return retrying(self._send_refreshing, method, path, params=params, json=json, data=data, files=files)
+        except tenacity.RetryError as gave_up:
+            err = gave_up.last_attempt.exception()
+            assert isinstance(err, TikTokApiError)
+            attempts = gave_up.last_attempt.attempt_number
+            raise TikTokApiError(
+                err.code,
+                f"gave up after {attempts} attempts: {err.message}",
+                err.request_id,
+                err.http_status,
+                path=path,
+            ) from err
 
-    def _backoff(self, attempt: int, code: int | None) -> float:
+    def backoff(self, attempt: int, code: int | None) -> float:
         """Exponential delay with jitter; rate-limit codes start higher to outlast TikTok's lock."""
         base = max(self.backoff_base, self.rate_limit_backoff_base) if code in RATE_LIMIT_CODES else self.backoff_base
         delay = min(self.backoff_max, base * 2 ** (attempt - 1))
-        return delay * random.uniform(0.5, 1.0)
+        return float(delay * random.uniform(0.5, 1.0))
+
+    def _send_refreshing(self, method: str, path: str, **kwargs: Any) -> dict[str, Any]:
+        """One attempt; an expired token is refreshed once (when the connection can) and the request resent."""
+        try:
+            return self._send_once(method, path, **kwargs)
+        except TikTokApiError as err:
+            if err.code != ACCESS_TOKEN_EXPIRED or not self.config.refresh_token or path in TOKENLESS_PATHS:
+                raise
+        self.refresh_access_token()
+        return self._send_once(method, path, **kwargs)
 
     def _send_once(self, method: str, path: str, **kwargs: Any) -> dict[str, Any]:
-        """One attempt: rate limit, send, and turn the answer into ``data`` or a TikTokApiError."""
-        headers: dict[str, str] = {}
-        if path not in _TOKENLESS_PATHS:
+        """One HTTP request: rate limit, send, and turn the answer into ``data`` or a TikTokApiError."""
+        headers: dict[str, str | None] = {}
+        if path not in TOKENLESS_PATHS:
             token = self._current_token()
             if not token:
                 raise TikTokConfigError(f"Connection {self.tiktok_conn_id!r}: field 'password' (access token) is empty")
             headers["Access-Token"] = token
         if kwargs.get("files"):
-            headers["Content-Type"] = None  # type: ignore[assignment]  # let requests set the boundary
-        url = self.config.api_root + path
+            headers["Content-Type"] = None  # let requests set the multipart boundary
         self.limiter(path).acquire()
         with self._calls_lock:
             self.api_calls += 1
         try:
             response = self.session.request(
                 method.upper(),
-                url,
-                params=_encode_params(kwargs.get("params")),
+                self.config.api_root + path,
+                params=encode_params(kwargs.get("params")),
                 json=kwargs.get("json"),
                 data=kwargs.get("data"),
                 files=kwargs.get("files"),
@@ -283,62 +251,21 @@ class TikTokAdsHook(BaseHook):
             raise TikTokApiError(None, f"timed out after {self.timeout}s", path=path) from exc
         except requests.ConnectionError as exc:
             raise TikTokApiError(None, f"connection failed ({type(exc).__name__})", path=path) from exc
-        return self._parse(response, path)
-
-    @staticmethod
-    def _parse(response: requests.Response, path: str) -> dict[str, Any]:
-        """Check the HTTP status and the envelope; never trust HTTP 200 alone."""
-        request_id = response.headers.get("X-Tt-Logid")
-        try:
-            envelope = response.json()
-        except ValueError:
-            envelope = None
-        if not isinstance(envelope, dict) or "code" not in envelope:
-            raise TikTokApiError(
-                None,
-                f"unexpected non-envelope answer (HTTP {response.status_code})",
-                request_id,
-                response.status_code,
-                path=path,
-            )
-        code = envelope.get("code")
-        request_id = envelope.get("request_id") or request_id
-        if response.status_code >= 400 and code == OK:
-            code = None
-        if code in (OK, PARTIAL_SUCCESS):
-            data = envelope.get("data")
-            data = data if isinstance(data, dict) else {}
-            if code == PARTIAL_SUCCESS:
-                log.warning("TikTok %s partial success (request_id=%s)", path, request_id)
-                data = {**data, "_partial_success": True, "_request_id": request_id}
-            return data
-        raise TikTokApiError(
-            code,
-            str(envelope.get("message") or ""),
-            request_id,
-            response.status_code,
-            path=path,
-            data=envelope.get("data"),
-        )
+        return parse_answer(response, path)
 
     def paginate(
-        self,
-        path: str,
-        params: dict[str, Any] | None = None,
-        *,
-        page_size: int = 1000,
-        list_key: str = "list",
+        self, path: str, params: dict[str, Any] | None = None, *, page_size: int = MAX_PAGE_SIZE, list_key: str = "list"
     ) -> Iterator[dict[str, Any]]:
         """Yield every item of a ``page``/``page_size`` endpoint, stopping on ``page_info``."""
         for page in self.iter_pages(path, params, page_size=page_size):
             yield from page.get(list_key) or []
 
     def iter_pages(
-        self, path: str, params: dict[str, Any] | None = None, *, page_size: int = 1000
+        self, path: str, params: dict[str, Any] | None = None, *, page_size: int = MAX_PAGE_SIZE
     ) -> Iterator[dict[str, Any]]:
         """Yield each page's ``data``; one call per page, none past ``page_info.total_page``."""
-        if not 1 <= page_size <= 1000:
-            raise TikTokConfigError("page_size must be between 1 and 1000")
+        if not 1 <= page_size <= MAX_PAGE_SIZE:
+            raise TikTokConfigError(f"page_size must be between 1 and {MAX_PAGE_SIZE}")
         page = 1
         while True:
             data = self.request("GET", path, params={**(params or {}), "page": page, "page_size": page_size})
@@ -349,123 +276,129 @@ class TikTokAdsHook(BaseHook):
                 return
             page += 1
 
-    # ------------------------------------------------------------ tokens / OAuth
-    def _current_token(self) -> str | None:
-        """The access token: a refreshed one stored by an earlier run wins over the connection's."""
-        if self._access_token is None:
-            with self._token_lock:
-                if self._access_token is None:
-                    stored = self._load_stored_token() if self.config.refresh_token else None
-                    self._access_token = (stored or {}).get("access_token") or self.config.access_token
-                    _mask(self._access_token)
-        return self._access_token
-
-    @property
-    def token_variable_key(self) -> str:
-        """The Airflow Variable that keeps refreshed tokens (its name makes Airflow mask its value)."""
-        return f"{TOKEN_VARIABLE_PREFIX}{self.tiktok_conn_id}"
-
-    def _load_stored_token(self) -> dict[str, Any] | None:
-        from airflow.sdk import Variable
-
+    # ------------------------------------------------------------------ endpoints
+    def track_events(self, body: dict[str, Any]) -> TrackResult:
+        """Send one ``event/track/`` request (up to 1,000 events); the only call that accepts partial success."""
         try:
-            raw = Variable.get(self.token_variable_key, default=None)
-        except Exception:  # no metadata access (e.g. outside a task): use the connection's token
-            log.info("No stored TikTok token available for %s; using the connection's", self.tiktok_conn_id)
-            return None
-        if not raw:
-            return None
-        stored = raw if isinstance(raw, dict) else json.loads(raw)
-        for secret in (stored.get("access_token"), stored.get("refresh_token")):
-            _mask(secret)
-        return stored
+            return TrackResult(self.request("POST", EVENTS_PATH, json=body))
+        except TikTokPartialSuccess as partial:
+            return TrackResult(partial.details, partial=True, request_id=partial.request_id)
 
-    def refresh_access_token(self) -> str:
-        """Exchange the refresh token for a new pair and store it for later runs."""
-        cfg = self.config
-        if not (cfg.refresh_token and cfg.app_id and cfg.app_secret):
-            raise TikTokConfigError(
-                f"Connection {self.tiktok_conn_id!r}: refreshing needs extras 'refresh_token', 'app_id' "
-                "and 'app_secret'"
-            )
-        stored = self._load_stored_token() or {}
-        data = self.request(
-            "POST",
-            "tt_user/oauth2/refresh_token/",
-            json={
-                "client_id": cfg.app_id,
-                "client_secret": cfg.app_secret,
-                "grant_type": "refresh_token",
-                "refresh_token": stored.get("refresh_token") or cfg.refresh_token,
-            },
-        )
-        access_token, refresh_token = data.get("access_token"), data.get("refresh_token")
-        if not access_token:
-            raise TikTokApiError(None, "token refresh answered without an access_token", path="tt_user/oauth2/")
-        _mask(access_token)
-        _mask(refresh_token)
-        with self._token_lock:
-            self._access_token = access_token
-        self._store_token({"access_token": access_token, "refresh_token": refresh_token or cfg.refresh_token})
-        log.info("Refreshed the TikTok access token of connection %s", self.tiktok_conn_id)
-        return access_token
-
-    def _store_token(self, pair: dict[str, Any]) -> None:
-        from airflow.sdk import Variable
-
-        try:
-            Variable.set(self.token_variable_key, json.dumps(pair), description="TikTok token pair (masked)")
-        except Exception as exc:
-            log.warning(
-                "Could not store the refreshed TikTok token in Variable %s (%s); the next run refreshes again",
-                self.token_variable_key,
-                type(exc).__name__,
-            )
-
-    def authorization_url(self, redirect_uri: str, state: str) -> str:
-        """The page where an advertiser grants this app access; TikTok redirects back with ``auth_code``."""
-        if not self.config.app_id:
-            raise TikTokConfigError(f"Connection {self.tiktok_conn_id!r}: extra field 'app_id' is required")
-        query = urlencode({"app_id": self.config.app_id, "state": state, "redirect_uri": redirect_uri})
-        return f"{self.config.base_url}/portal/auth?{query}"
-
-    def exchange_auth_code(self, auth_code: str) -> dict[str, Any]:
-        """Trade a one-time ``auth_code`` for a long-lived advertiser access token."""
-        cfg = self.config
-        if not (cfg.app_id and cfg.app_secret):
-            raise TikTokConfigError(
-                f"Connection {self.tiktok_conn_id!r}: extras 'app_id' and 'app_secret' are required"
-            )
-        data = self.request(
-            "POST",
-            "oauth2/access_token/",
-            json={"app_id": cfg.app_id, "secret": cfg.app_secret, "auth_code": auth_code},
-        )
-        _mask(data.get("access_token"))
-        return data
-
-    # ---------------------------------------------------------------- helpers
-    def advertiser_info(self, advertiser_ids: list[str]) -> list[dict[str, Any]]:
+    def advertiser_info(self, advertiser_ids: Sequence[str]) -> list[dict[str, Any]]:
         """Name, currency and time zone of each advertiser (one call for up to 100 ids)."""
         data = self.request(
             "GET",
-            "advertiser/info/",
+            ADVERTISER_INFO_PATH,
             params={
                 "advertiser_ids": [str(a) for a in advertiser_ids],
                 "fields": ["advertiser_id", "name", "currency", "timezone", "display_timezone", "status"],
             },
         )
-        return data.get("list") or []
+        return list(data.get("list") or [])
+
+    def authorised_advertisers(self) -> list[dict[str, Any]]:
+        """The advertisers that authorised the connection's app (needs ``app_id`` and ``app_secret``)."""
+        cfg = self.config
+        data = self.request("GET", AUTHORISED_ADVERTISERS_PATH, params={"app_id": cfg.app_id, "secret": cfg.app_secret})
+        return list(data.get("list") or [])
+
+    def iter_audiences(self, advertiser_id: str) -> Iterator[dict[str, Any]]:
+        """Every custom audience of the advertiser (GET calls: no audience budget)."""
+        return self.paginate(AUDIENCE_LIST_PATH, {"advertiser_id": advertiser_id}, page_size=AUDIENCE_PAGE_SIZE)
+
+    def find_audience(self, advertiser_id: str, name: str) -> dict[str, Any] | None:
+        """The advertiser's one audience named exactly ``name``, or None; several of that name are an error."""
+        matches = [item for item in self.iter_audiences(advertiser_id) if item.get("name") == name]
+        if len(matches) > 1:
+            raise TikTokConfigError(f"{len(matches)} audiences are named {name!r}: pass audience_id instead")
+        return matches[0] if matches else None
+
+    def get_audience(self, advertiser_id: str, audience_id: str) -> dict[str, Any] | None:
+        """``audience_details`` of one audience, or None when TikTok lists none (a GET: no audience budget)."""
+        data = self.request(
+            "GET",
+            AUDIENCE_GET_PATH,
+            params={"advertiser_id": advertiser_id, "custom_audience_ids": [audience_id], "history_size": 0},
+        )
+        details = [item.get("audience_details") or {} for item in data.get("list") or []]
+        return details[0] if details else None
+
+    def upload_audience_file(self, advertiser_id: str, calculate_type: str, path: Path, md5: str) -> str:
+        """Upload one customer file (not an audience call); returns the ``file_path`` TikTok gave it."""
+        data = self.request(
+            "POST",
+            AUDIENCE_FILE_UPLOAD_PATH,
+            data={"advertiser_id": advertiser_id, "calculate_type": calculate_type, "file_signature": md5},
+            files={"file": (path.name, path.read_bytes(), "text/plain")},
+        )
+        file_path = data.get("file_path")
+        if not file_path:
+            raise TikTokApiError(None, "file upload answered without a file_path", path=AUDIENCE_FILE_UPLOAD_PATH)
+        return str(file_path)
+
+    def create_audience(
+        self,
+        advertiser_id: str,
+        name: str,
+        calculate_type: str,
+        file_paths: Sequence[str],
+        retention_in_days: int,
+        *,
+        before_retry: BeforeRetry | None = None,
+    ) -> str:
+        """Create a customer-file audience (one audience call); returns its id."""
+        data = self.request(
+            "POST",
+            AUDIENCE_CREATE_PATH,
+            json={
+                "advertiser_id": advertiser_id,
+                "custom_audience_name": name,
+                "file_paths": list(file_paths),
+                "calculate_type": calculate_type,
+                "retention_in_days": retention_in_days,
+            },
+            before_retry=before_retry,
+        )
+        return str(data["custom_audience_id"])
+
+    def update_audience(
+        self,
+        advertiser_id: str,
+        audience_id: str,
+        action: str,
+        file_paths: Sequence[str],
+        *,
+        before_retry: BeforeRetry | None = None,
+    ) -> None:
+        """APPEND, REMOVE or REPLACE the audience's members with the uploaded files (one audience call)."""
+        self.request(
+            "POST",
+            AUDIENCE_UPDATE_PATH,
+            json={
+                "advertiser_id": advertiser_id,
+                "custom_audience_id": audience_id,
+                "action": action,
+                "file_paths": list(file_paths),
+            },
+            before_retry=before_retry,
+        )
+
+    def iter_report_pages(self, params: dict[str, Any], *, page_size: int = MAX_PAGE_SIZE) -> Iterator[dict[str, Any]]:
+        """The pages of one ``report/integrated/get/`` query (rows in ``list``, counts in ``page_info``)."""
+        return self.iter_pages(REPORT_PATH, params, page_size=page_size)
+
+    def iter_ads(self, params: dict[str, Any], *, page_size: int = MAX_PAGE_SIZE) -> Iterator[dict[str, Any]]:
+        """Every ad an ``ad/get/`` query lists (names, landing pages)."""
+        return self.paginate(ADS_PATH, params, page_size=page_size)
 
     def test_connection(self) -> tuple[bool, str]:
         """Check the token and say which advertisers it reaches (used by the UI's Test button)."""
         try:
             cfg = self.config
             if cfg.app_id and cfg.app_secret:
-                data = self.request(
-                    "GET", "oauth2/advertiser/get/", params={"app_id": cfg.app_id, "secret": cfg.app_secret}
-                )
-                reached = [f"{a.get('advertiser_id')} ({a.get('advertiser_name')})" for a in data.get("list") or []]
+                reached = [
+                    f"{a.get('advertiser_id')} ({a.get('advertiser_name')})" for a in self.authorised_advertisers()
+                ]
             elif cfg.advertiser_id:
                 reached = [
                     f"{a.get('advertiser_id')} ({a.get('name')})" for a in self.advertiser_info([cfg.advertiser_id])

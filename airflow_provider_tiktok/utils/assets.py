@@ -13,7 +13,7 @@ from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
-    from airflow.sdk import Asset, AssetAlias
+    from airflow_provider_tiktok.compat import Asset, AssetAlias
 
 _DIGITS = re.compile(r"\s*\d+\s*")
 _TEMPLATE_MARKERS = ("{{", "{%", "{#")
@@ -36,7 +36,7 @@ def literal_text(value: object) -> str | None:
 
 def with_outlet(outlets: Any, asset: Asset | None, alias_name: str) -> tuple[list[Any], Asset | AssetAlias]:
     """The task's own outlets plus ours, and ours: ``asset`` when known at parse time, else the alias."""
-    from airflow.sdk import AssetAlias
+    from airflow_provider_tiktok.compat import AssetAlias
 
     own = list(outlets) if isinstance(outlets, list | tuple) else ([outlets] if outlets else [])
     outlet = asset if asset is not None else AssetAlias(name=alias_name)
@@ -48,7 +48,7 @@ def emit(context: Mapping[str, Any], outlet: Asset | AssetAlias, asset: Asset, e
 
     A context without ``outlet_events`` (``execute`` called directly, outside a task run) records nothing.
     """
-    from airflow.sdk import AssetAlias
+    from airflow_provider_tiktok.compat import AssetAlias
 
     events = context.get("outlet_events")
     if events is None:

@@ -45,7 +45,7 @@ def table_dataset_id(sql_hook: Any, table: str) -> tuple[str, str]:
 
 def ad_metrics_lineage(
     hook: TikTokAdsHook, written: tuple[Any, Mapping[str, Any]] | None, table: str | None
-) -> OperatorLineage:
+) -> OperatorLineage[Any, Any]:
     """The advertiser's daily ad report in, the partitions folder or table out with the rows written.
 
     ``written`` is the run's metric sink and summary; a table destination's sink holds its SQL hook.
@@ -70,7 +70,7 @@ def events_lineage(
     events: Any,
     sql: str | None,
     sql_conn_id: str | None,
-) -> OperatorLineage:
+) -> OperatorLineage[Any, Any]:
     """The input file or the query's tables in, the event source out with the events TikTok accepted.
 
     Records passed in memory (a list, an XComArg) have no dataset of their own: the upstream task is the
@@ -94,13 +94,14 @@ def events_lineage(
     return OperatorLineage(outputs=[output])
 
 
-def _sql_lineage(sql: str, sql_conn_id: str) -> OperatorLineage:
+def _sql_lineage(sql: str, sql_conn_id: str) -> OperatorLineage[Any, Any]:
     """The query's tables and SQL job facet, parsed as the SQL operators do (no catalog look-ups)."""
     from airflow.providers.openlineage.extractors import OperatorLineage
     from airflow.providers.openlineage.sqlparser import get_openlineage_facets_with_sql
-    from airflow.sdk import BaseHook
 
-    sql_hook = BaseHook.get_connection(sql_conn_id).get_hook()
+    from airflow_provider_tiktok.compat import connection_hook
+
+    sql_hook = connection_hook(sql_conn_id)
     lineage = get_openlineage_facets_with_sql(sql_hook, sql, sql_conn_id, None, use_connection=False)
     return lineage or OperatorLineage()
 
@@ -109,7 +110,7 @@ def _input(namespace: str, name: str, *, rows: int | None = None) -> Any:
     from openlineage.client.event_v2 import InputDataset
     from openlineage.client.facet_v2 import input_statistics_input_dataset
 
-    facets = {}
+    facets: dict[str, Any] = {}
     if rows is not None:
         facets["inputStatistics"] = input_statistics_input_dataset.InputStatisticsInputDatasetFacet(rowCount=rows)
     return InputDataset(namespace=namespace, name=name, inputFacets=facets)

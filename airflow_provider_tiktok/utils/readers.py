@@ -13,7 +13,7 @@ import os
 import re
 import zlib
 from collections.abc import Iterable, Iterator, Mapping
-from typing import Any, BinaryIO
+from typing import IO, Any, BinaryIO, cast
 
 from airflow_provider_tiktok.exceptions import TikTokConfigError, TikTokInputError
 from airflow_provider_tiktok.utils.storage import as_path
@@ -107,7 +107,24 @@ def _open_binary(location: str) -> BinaryIO:
         raw = path.open("rb")
     except FileNotFoundError:
         raise TikTokConfigError(f"input file not found: {location}") from None
-    return gzip.GzipFile(fileobj=raw) if location.lower().endswith(".gz") else raw
+    if location.lower().endswith(".gz"):
+        return cast(BinaryIO, _ClosingGzipFile(raw))
+    return cast(BinaryIO, raw)
+
+
+class _ClosingGzipFile(gzip.GzipFile):
+    """A gzip reader that also closes the file it reads from (``GzipFile`` leaves a given file open)."""
+
+    def __init__(self, source: IO[bytes]) -> None:
+        super().__init__(fileobj=source)
+        self._source = source
+
+    def close(self) -> None:
+        """Close the gzip stream, then its source."""
+        try:
+            super().close()
+        finally:
+            self._source.close()
 
 
 def _decoded_lines(binary: BinaryIO) -> Iterator[str]:
@@ -210,9 +227,9 @@ def _iter_json_lines(location: str) -> Iterator[tuple[int, Record]]:
 
 def _iter_sql(sql: str, conn_id: str, chunk_size: int) -> Iterator[tuple[int, Record]]:
     """Run ``sql`` through the connection's common.sql hook and fetch ``chunk_size`` rows at a time."""
-    from airflow.sdk import BaseHook
+    from airflow_provider_tiktok.compat import connection_hook
 
-    hook = BaseHook.get_connection(conn_id).get_hook()
+    hook = connection_hook(conn_id)
     if not hasattr(hook, "get_conn"):
         raise TikTokConfigError(f"connection {conn_id!r} is not a SQL connection")
     conn = hook.get_conn()

@@ -38,7 +38,7 @@ def as_path(location: str | os.PathLike[str]) -> Any:
     text = os.fspath(location)
     if is_local(text):
         return Path(text.removeprefix("file://")).expanduser()
-    from airflow.sdk import ObjectStoragePath
+    from airflow_provider_tiktok.compat import ObjectStoragePath
 
     return ObjectStoragePath(text)
 
@@ -88,12 +88,3 @@ def atomic_write_lines(path: Any, lines: Iterable[str]) -> int:
 def atomic_write_text(path: Any, text: str) -> None:
     """Write ``text`` to ``path`` atomically (see :func:`atomic_write_lines`)."""
     atomic_write_lines(path, [text])
-
-
-def open_private_append(path: Any):
-    """Open ``path`` for appending text, creating it owner-only when local (rejects files, logs of progress)."""
-    ensure_dir(path.parent)
-    if isinstance(path, Path):
-        fd = os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, PRIVATE_FILE_MODE)
-        return os.fdopen(fd, "a", encoding="utf-8", newline="")
-    return path.open("a", encoding="utf-8")

@@ -1,17 +1,10 @@
-"""Bad-input corpus fixtures: the manifest, the emulator with every operator's clock on it, and one runner that
-feeds a case to its operator and gathers everything a user could see (exception, logs, XCom, written files)."""
+"""Bad-input corpus fixtures: the emulator with every operator's clock on it, and one runner that feeds a case to
+its operator and gathers everything a user could see (exception, logs, XCom, written files)."""
 
 from __future__ import annotations
 
-import csv
-import gzip
-import json
 import logging
-import re
-import shutil
-import traceback
-from collections.abc import Callable, Iterator
-from dataclasses import dataclass, field
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -19,83 +12,9 @@ import pytest
 
 from airflow_provider_tiktok.emulator import ACCESS_TOKEN, APP_ID, APP_SECRET
 from airflow_provider_tiktok.emulator.testing import EmulatorServer
-from tests.conftest import EMULATOR_NOW, FakeTaskInstance
-from tests.operators.events.conftest import PIXEL
-
-DATA = Path(__file__).parents[1] / "data" / "bad_inputs"
-MANIFEST = json.loads((DATA / "cases.json").read_text(encoding="utf-8"))
-CASES: list[dict[str, Any]] = MANIFEST["cases"]
-PACKAGE_DIR = str(Path(__file__).parents[2] / "airflow_provider_tiktok")
-SQL_CONN_ID = "bad_inputs_db"
-RUN_ID = "manual__bad_inputs"
-
-
-def case_params() -> Iterator[Any]:
-    """One pytest param per (case, feed): ``file`` as is, ``gzip`` compressed on the fly, ``list`` parsed into
-    records; argument and SQL cases have a single run. SQL cases carry the ``postgres`` mark."""
-    for case in CASES:
-        marks = [pytest.mark.postgres] if "sql" in case else []
-        if "xfail" in case:  # a fix requested in a file this suite does not own; strict: passes once it lands
-            marks.append(pytest.mark.xfail(strict=True, reason=case["xfail"]))
-        for feed in case["feeds"] or ["-"]:
-            yield pytest.param(case, feed, id=f"{case['id']}[{feed}]", marks=marks)
-
-
-@dataclass
-class Outcome:
-    """What one run left behind: the exception or the summary, and everything a user could read."""
-
-    error: BaseException | None = None
-    summary: dict[str, Any] | None = None
-    xcom: dict[str, Any] = field(default_factory=dict)
-    operator: Any = None
-
-    def exception_text(self) -> str:
-        """The exception as a task log shows it: message, type and the whole chain of causes."""
-        if self.error is None:
-            return ""
-        return "".join(traceback.format_exception(self.error)) + repr(self.error)
-
-
-def last_frame_file(error: BaseException) -> str:
-    """The file of the frame that raised ``error``."""
-    tb = error.__traceback__
-    assert tb is not None
-    while tb.tb_next is not None:
-        tb = tb.tb_next
-    return tb.tb_frame.f_code.co_filename
-
-
-def raised_by_us(error: BaseException) -> bool:
-    """True when the raising frame is in the provider's package (not deep inside a library)."""
-    return last_frame_file(error).startswith(PACKAGE_DIR)
-
-
-def records_of(path: Path) -> list[Any]:
-    """A file's rows as an upstream task would pass them: JSON values, or CSV rows with empty cells as None."""
-    if path.suffix == ".csv":
-        with path.open(encoding="utf-8", newline="") as handle:
-            return [{k: (v if v != "" else None) for k, v in row.items()} for row in csv.DictReader(handle)]
-    return [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines() if line.strip()]
-
-
-def sql_parts(name: str) -> tuple[str, str, str]:
-    """(table, setup statements, query) of a corpus ``.sql`` file (the query is on its ``-- query:`` line)."""
-    text = (DATA / name).read_text(encoding="utf-8")
-    table = re.search(r"create table (\w+)", text)
-    query = re.search(r"^-- query: (.+)$", text, re.M)
-    assert table and query, name
-    return table.group(1), text, query.group(1)
-
-
-def written_text(root: Path) -> str:
-    """Every file under ``root`` (state, progress, rejects, partitions), gunzipped, as one text."""
-    parts = []
-    for path in sorted(root.rglob("*")):
-        if path.is_file():
-            raw = path.read_bytes()
-            parts.append((gzip.decompress(raw) if raw[:2] == b"\x1f\x8b" else raw).decode("utf-8", "replace"))
-    return "\n".join(parts)
+from airflow_provider_tiktok.utils import clock
+from tests.helpers.airflow_context import FakeTaskInstance
+from tests.helpers.bad_inputs import RUN_ID, SQL_CONN_ID, Outcome, case_operator, case_source, sql_parts
 
 
 @pytest.fixture
@@ -103,14 +22,11 @@ def emulator(
     emulator_server: EmulatorServer, set_tiktok_conn: Callable[..., None], monkeypatch: pytest.MonkeyPatch, home: Path
 ) -> EmulatorServer:
     """The emulator at its seeded start, ``tiktok_default`` pointing at it, the operators' clocks at its time."""
-    from airflow_provider_tiktok.operators import ad_metrics, events
-
     emulator_server.reset()
     set_tiktok_conn(
         host=emulator_server.url, token=ACCESS_TOKEN, app_id=APP_ID, app_secret=APP_SECRET, rate_limit="1000"
     )
-    monkeypatch.setattr(events, "utcnow", lambda: EMULATOR_NOW)
-    monkeypatch.setattr(ad_metrics, "utcnow", lambda: EMULATOR_NOW)
+    monkeypatch.setattr(clock, "utcnow", emulator_server.state.now)
     return emulator_server
 
 
@@ -147,12 +63,12 @@ def run_case(
     def run(case: dict[str, Any], feed: str) -> Outcome:
         """Build the operator with the case's arguments and input, execute it, keep what it left."""
         kwargs = dict(case["kwargs"])
-        source = _source(case, feed, tmp_path_factory.mktemp("input"))
+        source = case_source(case, feed, tmp_path_factory.mktemp("input"))
         if "sql" in case:
             kwargs.update(sql=sql_conn(case["sql"]), sql_conn_id=SQL_CONN_ID)
         outcome = Outcome()
         try:
-            outcome.operator = _operator(case["operator"], source, kwargs, case["id"], home, emulator)
+            outcome.operator = case_operator(case["operator"], source, kwargs, case["id"], home, emulator)
             ti = FakeTaskInstance(RUN_ID, dag_id="bad_inputs", task_id=case["operator"])
             outcome.xcom = ti.xcom
             outcome.summary = outcome.operator.execute({"ti": ti, "run_id": RUN_ID})
@@ -161,50 +77,3 @@ def run_case(
         return outcome
 
     return run
-
-
-def _source(case: dict[str, Any], feed: str, folder: Path) -> Any:
-    """The operator's input for ``feed`` (None for SQL and argument-only cases)."""
-    if "file" not in case or "sql" in case:
-        return None
-    path = DATA / case["file"]
-    if feed == "gzip":
-        packed = folder / f"{path.name}.gz"
-        packed.write_bytes(gzip.compress(path.read_bytes(), mtime=0))
-        return str(packed)
-    if feed == "list":
-        return records_of(path)
-    copy = folder / path.name  # the corpus stays read-only whatever the operator does
-    shutil.copyfile(path, copy)
-    return str(copy)
-
-
-def _operator(
-    kind: str, source: Any, kwargs: dict[str, Any], case_id: str, home: Path, emulator: EmulatorServer
-) -> Any:
-    """The case's operator with the corpus defaults (events: rejects allowed, to read the summary; audience: a
-    name of its own and a state folder under AIRFLOW_HOME); ``kwargs`` override them."""
-    if kind == "events":
-        from airflow_provider_tiktok.operators.events import TikTokEventsUploadOperator
-
-        op = TikTokEventsUploadOperator(
-            **{"task_id": "upload", "event_source_id": PIXEL, "events": source, "max_rejected_fraction": 1.0, **kwargs}
-        )
-    elif kind == "audience":
-        from airflow_provider_tiktok.operators.audience import TikTokAudienceSyncOperator
-
-        defaults = {
-            "task_id": "sync",
-            "members": source,
-            "id_type": "email",
-            "audience_name": f"bad inputs {case_id}",
-            "state_uri": str(home / "audience_state"),
-        }
-        op = TikTokAudienceSyncOperator(**{**defaults, **kwargs})
-        op._clock = emulator.state.now
-    else:
-        from airflow_provider_tiktok.operators.ad_metrics import TikTokAdMetricsOperator
-
-        op = TikTokAdMetricsOperator(**{"task_id": "metrics", "destination": str(home / "metrics"), **kwargs})
-    op.hook._sleep = lambda seconds: None
-    return op

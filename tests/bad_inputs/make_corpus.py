@@ -28,7 +28,7 @@ from typing import Any
 
 ROOT = Path(__file__).parents[1] / "data" / "bad_inputs"
 MANIFEST = ROOT / "cases.json"
-#: The emulator's and the operators' clock in these tests (tests/conftest.py EMULATOR_NOW).
+#: The emulator's and the operators' clock in these tests (EMULATOR_NOW in tests/helpers/clock.py).
 NOW = "2026-03-10T15:30:00+00:00"
 #: 2026-03-10T14:00:00Z, ninety minutes before NOW.
 T0 = 1773151200

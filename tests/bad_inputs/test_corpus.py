@@ -13,8 +13,8 @@ from typing import Any
 import pytest
 
 from airflow_provider_tiktok.emulator.testing import EmulatorServer
-from tests.bad_inputs.conftest import CASES, DATA, Outcome, case_params, last_frame_file, raised_by_us, written_text
-from tests.operators.events.conftest import PIXEL
+from tests.helpers.bad_inputs import CASES, DATA, Outcome, case_params, last_frame_file, raised_by_us, written_text
+from tests.helpers.events import PIXEL
 
 #: The exception types a user may see from a bad input: ours (TikTokApiError when TikTok itself refuses).
 OUR_ERRORS = {"TikTokInputError", "TikTokConfigError", "TikTokApiError", "AirflowFailException"}
@@ -30,6 +30,7 @@ def api_paths(emulator: EmulatorServer) -> list[str]:
     return [entry["path"] for entry in emulator.state.requests()]
 
 
+@pytest.mark.integration
 @pytest.mark.parametrize(("case", "feed"), case_params())
 def test_case(case: dict[str, Any], feed: str, run_case, emulator: EmulatorServer, caplog, home: Path) -> None:
     outcome = run_case(case, feed)
@@ -56,7 +57,8 @@ def _check_error(case: dict[str, Any], outcome: Outcome, emulator: EmulatorServe
     if expected["type"] == "TikTokInputError":
         assert (error.row, error.field) == (expected["row"], expected["field"])
     if case["stage"] == "init":
-        assert outcome.operator is None and api_paths(emulator) == []
+        assert outcome.operator is None
+        assert api_paths(emulator) == []
     writes = ("event/track/", "file/upload/", "/create/", "/update/", "integrated/get/", "ad/get/")
     sent = [p for p in api_paths(emulator) if p.endswith(writes)]
     assert sent == [], "an input error must stop the task before it sends anything"
@@ -109,7 +111,8 @@ def _check_audience(case: dict[str, Any], outcome: Outcome, emulator: EmulatorSe
     else:
         assert summary["rejects_uri"] is None
     if not members:  # empty input: no audience, no audience call
-        assert summary["audience_id"] is None and summary["actions"] == []
+        assert summary["audience_id"] is None
+        assert summary["actions"] == []
         assert emulator.state.stats()["audience_calls"] == {}
         return
     assert summary["actions"] == ["CREATE"]
@@ -130,6 +133,7 @@ def _check_nothing_leaked(case: dict[str, Any], outcome: Outcome, caplog, home: 
             assert raw not in text, f"{raw[:40]!r} found in the {where}"
 
 
+@pytest.mark.integration
 def test_a_rejected_share_above_the_default_fails_naming_the_reason(run_case) -> None:
     case = next(c for c in CASES if c["id"] == "events/csv_missing_event_time_column")
     outcome = run_case({**case, "kwargs": {"max_rejected_fraction": 0.0}}, "file")
@@ -140,6 +144,7 @@ def test_a_rejected_share_above_the_default_fails_naming_the_reason(run_case) ->
     assert outcome.operator._sent["rejected"] == 3
 
 
+@pytest.mark.unit
 def test_the_committed_corpus_is_what_make_corpus_writes(tmp_path: Path) -> None:
     from tests.bad_inputs import make_corpus
 
@@ -150,6 +155,7 @@ def test_the_committed_corpus_is_what_make_corpus_writes(tmp_path: Path) -> None
     assert [name for name in written if written[name] != committed[name]] == []
 
 
+@pytest.mark.unit
 def test_every_case_names_an_existing_input_and_every_file_is_used() -> None:
     used = {c[key] for c in CASES for key in ("file", "sql") if key in c}
     on_disk = {p.relative_to(DATA).as_posix() for p in DATA.rglob("*") if p.is_file()} - {"cases.json"}
@@ -157,6 +163,7 @@ def test_every_case_names_an_existing_input_and_every_file_is_used() -> None:
     assert len({c["id"] for c in CASES}) == len(CASES)
 
 
+@pytest.mark.unit
 def test_the_corpus_covers_every_kind_of_bad_input_in_issue_7() -> None:
     ids = {c["id"] for c in CASES}
     required = {

@@ -10,6 +10,8 @@ import pytest
 
 from bench import figures as f
 
+pytestmark = pytest.mark.unit
+
 
 def test_at_most_and_at_least_ratios_and_verdicts() -> None:
     under = f.at_most("peak RSS", 150.0, 300.0, "MB")
@@ -30,7 +32,8 @@ def test_exactly_needs_the_one_right_answer() -> None:
 def test_speed_vs_floor_counts_times_slower_than_the_floor() -> None:
     figure = f.speed_vs_floor("events/s", 40_000.0, 110_000.0, 3.0, "/s")
     assert figure.ratio == pytest.approx(2.75)
-    assert figure.ok is True and figure.against == "floor"
+    assert figure.ok is True
+    assert figure.against == "floor"
     assert figure.target == ">= floor / 3 (36,667/s)"
     assert f.speed_vs_floor("events/s", 25_000.0, 110_000.0, 3.0).ok is False  # 4.4x slower
 
@@ -99,7 +102,8 @@ def test_render_text_aligns_columns() -> None:
     assert len(lines) == 2 + 4
     value_column = lines[0].index("value")
     assert all(line[value_column - 2 : value_column] == "  " for line in lines[2:])
-    assert lines[3].endswith("MISS") and lines[5].endswith("CRASH")
+    assert lines[3].endswith("MISS")
+    assert lines[5].endswith("CRASH")
 
 
 def test_render_markdown_bolds_misses_and_escapes_pipes() -> None:

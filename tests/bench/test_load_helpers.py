@@ -15,7 +15,7 @@ from airflow_provider_tiktok.emulator import ACCESS_TOKEN, ADVERTISER_A, API_PRE
 from airflow_provider_tiktok.emulator.state import Audience
 from airflow_provider_tiktok.emulator.testing import EmulatorServer
 from bench import load
-from tests.conftest import EMULATOR_NOW
+from tests.helpers.clock import EMULATOR_NOW
 
 PIXEL = "CTESTPIXEL000000001"
 
@@ -28,6 +28,7 @@ def emulator(emulator_server: EmulatorServer) -> Iterator[EmulatorServer]:
     emulator_server.reset()
 
 
+@pytest.mark.unit
 def test_max_in_window_counts_half_open_windows() -> None:
     assert load.max_in_window([], 1.0) == 0
     assert load.max_in_window([5.0], 1.0) == 1
@@ -39,6 +40,7 @@ def test_max_in_window_counts_half_open_windows() -> None:
     assert load.max_in_window(burst, 60.0) == 14
 
 
+@pytest.mark.unit
 def test_size_labels() -> None:
     assert [load.size_label(n) for n in (900, 1000, 20_000, 100_000, 2_500_000, 10_000_000)] == [
         "900",
@@ -50,6 +52,7 @@ def test_size_labels() -> None:
     ]
 
 
+@pytest.mark.unit
 def test_member_hash_is_sha256_of_the_normalised_email() -> None:
     assert load.member_email(7) == "Member7@Example.com "
     assert load.member_hash(7) == hashlib.sha256(b"member7@example.com").hexdigest()
@@ -65,6 +68,7 @@ def add_audience(emulator: EmulatorServer, members: set[str]) -> str:
     return audience_id
 
 
+@pytest.mark.integration
 def test_streamed_digest_equals_the_cohort_across_chunk_boundaries(emulator: EmulatorServer) -> None:
     count = 20_000  # about 1.4 MB of JSON: ids are cut by the 1 MB chunk boundary
     audience_id = add_audience(emulator, {load.member_hash(i) for i in range(count)})
@@ -73,10 +77,12 @@ def test_streamed_digest_equals_the_cohort_across_chunk_boundaries(emulator: Emu
     assert load.audience_size(emulator, audience_id) == count  # type: ignore[arg-type]
 
 
+@pytest.mark.integration
 def test_streamed_digest_tells_a_different_membership(emulator: EmulatorServer) -> None:
     audience_id = add_audience(emulator, {load.member_hash(i) for i in range(1, 1001)})
     count, digest, ascending = load.emulator_digest(emulator, audience_id)  # type: ignore[arg-type]
-    assert ascending and count == 1000
+    assert ascending
+    assert count == 1000
     assert (count, digest) != load.cohort_digest(range(1000))
 
 
@@ -101,6 +107,7 @@ def track(emulator: EmulatorServer, ids: list[str]) -> dict:
     return answer.json()
 
 
+@pytest.mark.integration
 def test_receipts_only_mode_counts_without_keeping_bodies(emulator: EmulatorServer) -> None:
     emulator.state.settings.keep_event_bodies = False
     assert track(emulator, ["a", "b", "c"])["code"] == 0
@@ -111,6 +118,7 @@ def test_receipts_only_mode_counts_without_keeping_bodies(emulator: EmulatorServ
     assert PIXEL not in emulator.state.events
 
 
+@pytest.mark.integration
 def test_bodies_are_kept_by_default(emulator: EmulatorServer) -> None:
     assert track(emulator, ["a"])["code"] == 0
     assert emulator.state.events[PIXEL]["a"]["event"] == "Purchase"
@@ -134,6 +142,7 @@ def upload(emulator: EmulatorServer, ids: list[str]) -> str:
     return answer["data"]["file_path"]
 
 
+@pytest.mark.integration
 def test_in_place_updates_leave_uploaded_files_untouched(emulator: EmulatorServer) -> None:
     """APPEND/REMOVE now change the member set in place: a file used by a REPLACE must not change with it."""
     first = [load.member_hash(i) for i in range(1200)]
@@ -167,7 +176,8 @@ def test_in_place_updates_leave_uploaded_files_untouched(emulator: EmulatorServe
     assert emulator.state.audience_members(audience_id) == sorted(expected)
     assert emulator.state.files[base].ids == frozenset(first)
     refused = update("REMOVE", upload(emulator, first[150:] + extra[:51]))  # would leave 49
-    assert refused["code"] == 40002 and "49 users" in refused["message"]
+    assert refused["code"] == 40002
+    assert "49 users" in refused["message"]
     assert emulator.state.audience_members(audience_id) == sorted(expected)
     # A second audience from the same file gets the file's ids, not the first audience's.
     other = api(

@@ -40,6 +40,7 @@ def fake_bench(folder: Path, name: str, *, crash: bool = False) -> Path:
     return path
 
 
+@pytest.mark.integration
 def test_run_bench_collects_figures_and_streams_output(tmp_path: Path) -> None:
     script = fake_bench(tmp_path, "events")
     log = io.StringIO()
@@ -52,9 +53,11 @@ def test_run_bench_collects_figures_and_streams_output(tmp_path: Path) -> None:
         ("RSS", 310.0, False),
     ]
     assert log.getvalue() == "[events] measuring full\n"
-    assert section.seconds is not None and section.seconds > 0
+    assert section.seconds is not None
+    assert section.seconds > 0
 
 
+@pytest.mark.integration
 def test_run_bench_reports_a_crash_with_its_last_line(tmp_path: Path) -> None:
     script = fake_bench(tmp_path, "audience", crash=True)
     figures = tmp_path / "f.json"
@@ -65,6 +68,7 @@ def test_run_bench_reports_a_crash_with_its_last_line(tmp_path: Path) -> None:
     assert section.error == "exit 3: MemoryError: out of memory at 10M"
 
 
+@pytest.mark.unit
 def test_bench_command_passes_quick_and_the_figures_file(tmp_path: Path) -> None:
     command = run_all.bench_command("ad_metrics", quick=True, figures_path=tmp_path / "a.json")
     assert command == [
@@ -85,30 +89,37 @@ def fake_benches(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     return tmp_path
 
 
+@pytest.mark.integration
 def test_misses_are_marked_but_exit_zero(fake_benches: Path, capsys: pytest.CaptureFixture[str]) -> None:
     output = fake_benches / "RESULTS.md"
     assert run_all.main(["--quick", "--only", "events,ad_metrics", "--output", str(output)]) == 0
     printed = capsys.readouterr().out
-    assert "events: requests for 10 events" in printed and "ad_metrics: RSS" in printed
+    assert "events: requests for 10 events" in printed
+    assert "ad_metrics: RSS" in printed
     assert printed.count("MISS") == 2
     assert "2 ok, 2 missed, 0 without target, 0 crashed" in printed
     report = output.read_text(encoding="utf-8")
     assert "| events: RSS | 310 MB | <= 300 MB | 1.03x target | **MISS** |" in report
     assert "- Command: `.venv/bin/python bench/run_all.py --quick --only events,ad_metrics" in report
     assert "(quick sizes)" in report
-    assert "cores, " in report and "Python " in report and "RAM" in report
+    assert "cores, " in report
+    assert "Python " in report
+    assert "RAM" in report
 
 
+@pytest.mark.integration
 def test_a_crash_fails_the_run_and_is_marked(fake_benches: Path, capsys: pytest.CaptureFixture[str]) -> None:
     output = fake_benches / "RESULTS.md"
     assert run_all.main(["--output", str(output)]) == 1
     printed = capsys.readouterr().out
-    assert "audience: benchmark crashed" in printed and "CRASH" in printed
+    assert "audience: benchmark crashed" in printed
+    assert "CRASH" in printed
     assert "events: requests for 1000 events" in printed  # the others still ran
     assert "load: " not in printed  # only with --load
     assert "**CRASH**" in output.read_text(encoding="utf-8")
 
 
+@pytest.mark.integration
 def test_load_runs_only_when_asked(fake_benches: Path, capsys: pytest.CaptureFixture[str]) -> None:
     assert run_all.main(["--load", "--only", "events,load", "--no-write"]) == 1
     printed = capsys.readouterr().out
@@ -116,12 +127,14 @@ def test_load_runs_only_when_asked(fake_benches: Path, capsys: pytest.CaptureFix
     assert not (fake_benches / "RESULTS.md").exists()
 
 
+@pytest.mark.unit
 def test_unknown_benchmark_is_a_usage_error(fake_benches: Path) -> None:
     with pytest.raises(SystemExit) as exit_info:
         run_all.main(["--only", "events,speed", "--no-write"])
     assert exit_info.value.code == 2
 
 
+@pytest.mark.integration
 def test_read_json_of_a_stand_in(tmp_path: Path) -> None:
     """The stand-in writes what run_all reads (guards the fixture itself)."""
     script = fake_bench(tmp_path, "x")

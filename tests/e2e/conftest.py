@@ -3,17 +3,11 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
-from pathlib import Path
 
 import pytest
 
 from scripts.stack import DAGS_FOLDER, Stack, link_dags_folder
-
-#: DAGs of the crash and security tests (paused until a test unpauses them; no schedule).
-CRASH_DAGS = Path(__file__).parent / "crash_dags"
-#: Folder under AIRFLOW_HOME holding the raw-PII inputs the tests feed to DAGs; the security scan reads
-#: every CSV there for the values that must never show up in logs, XCom or state.
-PII_INPUTS = "pii_inputs"
+from tests.helpers.e2e import CRASH_DAGS
 
 
 @pytest.fixture(scope="session")

@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-pytestmark = pytest.mark.airflow
+pytestmark = pytest.mark.e2e
 
 AD_METRICS = "tiktok_ad_metrics"
 CHROMIUM = Path("/usr/bin/chromium")

@@ -20,7 +20,7 @@ import os
 import signal
 import time
 import uuid
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta, timezone
@@ -34,11 +34,11 @@ import requests
 from airflow_provider_tiktok.emulator import ACCESS_TOKEN, ADVERTISER_A
 from airflow_provider_tiktok.emulator.data import advertiser_today, expected_daily_rows
 from scripts.stack import Stack, wait_until
-from tests.e2e.conftest import PII_INPUTS
 from tests.e2e.crash_dags.tiktok_crash import pid_file
-from tests.operators.ad_metrics.conftest import expected_record
+from tests.helpers.ad_metrics import expected_record
+from tests.helpers.e2e import PII_INPUTS
 
-pytestmark = pytest.mark.airflow
+pytestmark = pytest.mark.e2e
 
 EVENTS = 20_000
 BATCH = 1_000
@@ -189,7 +189,7 @@ def kill_mid_run(stack: Stack, crash: Crash) -> None:
 
 
 @pytest.fixture(scope="module")
-def crashes(stack: Stack) -> Iterator[dict[str, Crash]]:
+def crashes(stack: Stack) -> dict[str, Crash]:
     """Start the three crash runs at once, kill each task at its crash point, wait until every run ends."""
     token = uuid.uuid4().hex[:10]
     (stack.home / PII_INPUTS).mkdir(exist_ok=True)
@@ -220,7 +220,7 @@ def crashes(stack: Stack) -> Iterator[dict[str, Crash]]:
         )
     finally:
         stack.emulator("DELETE", "faults")
-    yield plans
+    return plans
 
 
 def assert_killed_then_retried(stack: Stack, crash: Crash) -> dict[str, Any]:
@@ -229,7 +229,8 @@ def assert_killed_then_retried(stack: Stack, crash: Crash) -> dict[str, Any]:
     assert [(t["try_number"], t["state"]) for t in tries] == [(1, "failed"), (2, "success")]
     assert tries[0]["pid"] == crash.pid, "Airflow ran try 1 in another process than the one killed"
     task_title, supervisor_title = crash.titles
-    assert task_title.startswith("airflow worker -- ") and "LocalExecutor" not in task_title
+    assert task_title.startswith("airflow worker -- ")
+    assert "LocalExecutor" not in task_title
     assert supervisor_title.startswith("airflow worker -- LocalExecutor")
     log = stack.home / "logs" / f"dag_id={crash.dag_id}" / f"run_id={crash.run_id}" / f"task_id={crash.task_id}"
     assert '"signal_name":"SIGKILL"' in (log / "attempt=1.log").read_text(encoding="utf-8")
@@ -253,7 +254,8 @@ def test_events_killed_mid_upload_deliver_every_event_with_resends_only_of_batch
     assert 0 <= resent_batches <= IN_FLIGHT
     twice = [event_id for event_id, count in receipts.items() if count == 2]
     assert sorted(set(receipts.values())) <= [1, 2]
-    assert len(twice) == resent_batches * BATCH and received["total_receipts"] == EVENTS + len(twice)
+    assert len(twice) == resent_batches * BATCH
+    assert received["total_receipts"] == EVENTS + len(twice)
     assert received["unique"] == EVENTS
 
     assert (summary["received"], summary["sent"], summary["rejected"], summary["batches"]) == (EVENTS, EVENTS, 0, 20)
@@ -314,7 +316,8 @@ def test_audience_killed_with_its_create_in_flight_leaves_one_audience_of_that_n
     assert [str(a["audience_id"]) for a in named] == [summary["audience_id"]]
     # The retry adopted the audience try 1's late CREATE made instead of creating it again.
     creates = [r for r in stack.emulator_requests(CREATE_PATH, crash.started) if r["code"] == 0]
-    assert len(creates) == 1 and creates[0]["t"] >= crash.seen["create_arrived"] + CREATE_DELAY - 1
+    assert len(creates) == 1
+    assert creates[0]["t"] >= crash.seen["create_arrived"] + CREATE_DELAY - 1
 
 
 def test_metrics_killed_between_report_windows_leave_every_day_complete_and_unduplicated(stack, crashes):

@@ -13,7 +13,7 @@ import requests
 from airflow_provider_tiktok.emulator import ADVERTISER_A
 from scripts.demo import example_dag_ids
 
-pytestmark = pytest.mark.airflow
+pytestmark = pytest.mark.e2e
 
 AD_METRICS = "tiktok_ad_metrics"
 ADVERTISER_TZ = ZoneInfo("America/Los_Angeles")
@@ -59,16 +59,19 @@ def test_each_example_dag_runs_green_and_returns_its_summary(stack, dags):
         tasks = stack.api("GET", f"/api/v2/dags/{dag_id}/dagRuns/e2e_{dag_id}/taskInstances")["task_instances"]
         (task,) = [ti for ti in tasks if ti["operator"].startswith("TikTok")]
         summaries[dag_id] = stack.xcom(dag_id, f"e2e_{dag_id}", task["task_id"])
-        assert isinstance(summaries[dag_id], dict) and summaries[dag_id]["api_calls"] >= 0
+        assert isinstance(summaries[dag_id], dict)
+        assert summaries[dag_id]["api_calls"] >= 0
 
-    assert summaries[AD_METRICS]["rows"] > 0 and summaries[AD_METRICS]["days"] == 4  # the day + 3 lookback days
+    assert summaries[AD_METRICS]["rows"] > 0
+    assert summaries[AD_METRICS]["days"] == 4
     audience = summaries["tiktok_audience_sync"]
     assert (audience["valid"], audience["rejected"], audience["usable"]) == (1600, 0, True)
     members = requests.get(f"{stack.emulator_url}/_emulator/audiences/{audience['audience_id']}/members", timeout=10)
     assert len(members.json()["members"]) == 1600  # the hourly run and the manual run left one exact copy
     if "tiktok_events_upload" in summaries:
         events = summaries["tiktok_events_upload"]
-        assert events["sent"] > 0 and events["sent"] + events["rejected"] == events["received"]  # nothing lost
+        assert events["sent"] > 0
+        assert events["sent"] + events["rejected"] == events["received"]
 
 
 def backfill_runs(stack, start: datetime, end: datetime) -> list[dict]:

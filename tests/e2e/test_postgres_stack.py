@@ -11,7 +11,7 @@ import pytest
 
 from scripts.stack import Stack
 
-pytestmark = [pytest.mark.airflow, pytest.mark.postgres]
+pytestmark = [pytest.mark.e2e, pytest.mark.postgres]
 
 AD_METRICS = "tiktok_ad_metrics"
 ADVERTISER_TZ = ZoneInfo("America/Los_Angeles")
@@ -67,10 +67,12 @@ def test_metadata_on_postgres_and_a_backfill_upserted_once(pg_stack):
     backfill = stack.backfill(AD_METRICS, start, end, max_active_runs=2)
     stack.wait_until_backfill_done(backfill["id"])
     runs = [r for r in stack.runs(AD_METRICS) if r.get("run_type") == "backfill"]
-    assert len(runs) == 3 and all(r["state"] == "success" for r in runs)
+    assert len(runs) == 3
+    assert all(r["state"] == "success" for r in runs)
     rows = table_rows(dsn)
     keys = [(row[0], row[1]) for row in rows]
-    assert rows and len(keys) == len(set(keys)), "one row per ad and day"
+    assert rows, "one row per ad and day"
+    assert len(keys) == len(set(keys)), "one row per ad and day"
     assert {row[0] for row in rows} >= {first_day + timedelta(days=n) for n in range(3)}
 
     again = stack.backfill(AD_METRICS, start, end, reprocess="completed", max_active_runs=2)

@@ -34,8 +34,8 @@ import pytest
 from airflow_provider_tiktok.emulator import ACCESS_TOKEN, ADVERTISER_A, APP_ID, APP_SECRET
 from scripts.demo import example_dag_ids
 from scripts.stack import DAGS_FOLDER, Stack
-from tests.e2e.conftest import PII_INPUTS
 from tests.e2e.crash_dags.tiktok_crash import REVOKED_CONN_ID
+from tests.helpers.e2e import PII_INPUTS
 
 FAILING_DAG = "tiktok_security_failing"
 #: The refused connection's secrets: scanned for like the emulator's token and app secret.
@@ -163,6 +163,7 @@ def build_needles(sources: Iterable[Path], secrets: Iterable[str]) -> Needles:
     return needles
 
 
+@pytest.mark.unit
 def test_the_scanner_finds_every_form_and_ignores_hashes():
     needles = Needles()
     needles.add_email("  Jack.Baker1@Example.com ")
@@ -308,7 +309,7 @@ def provider_files(home: Path) -> list[Path]:
     return sorted(p for p in (home / "tiktok").rglob("*") if p.is_file())
 
 
-@pytest.mark.airflow
+@pytest.mark.e2e
 def test_no_raw_pii_or_secret_in_logs_xcom_state_rejects_or_exceptions(stack, security_run, capsys):
     home = stack.home
     sources = [*sorted((DAGS_FOLDER / "data").glob("*.csv")), *sorted((home / PII_INPUTS).glob("*.csv"))]
@@ -316,7 +317,8 @@ def test_no_raw_pii_or_secret_in_logs_xcom_state_rejects_or_exceptions(stack, se
     # Positive control: the scanner finds the raw values in the very files they came from.
     shipped_members = DAGS_FOLDER / "data" / "tiktok_audience_members.csv"
     expected = {value.strip().lower() for _, value in csv_identifiers(shipped_members)}
-    assert len(expected) == 1600 and needles.find(shipped_members.read_text(encoding="utf-8")) == expected
+    assert len(expected) == 1600
+    assert needles.find(shipped_members.read_text(encoding="utf-8")) == expected
     own = needles.find(Path(security_run.inputs["events"]).read_text(encoding="utf-8"))
     assert {"+44 20 7946 0958", "ada.lovelace.sec@example.com", "broken.sec.address@", "cust-sec-00007"} <= own
 
@@ -335,7 +337,8 @@ def test_no_raw_pii_or_secret_in_logs_xcom_state_rejects_or_exceptions(stack, se
         corpus.add_text(f"REST log {FAILING_DAG}/{task_id}", text)
 
     # The exception texts really are in the corpus: TikTok refused the token, and the stale rows failed the task.
-    assert "40105" in failures["upload_with_revoked_token"] and "40105" in failures["sync_with_revoked_token"]
+    assert "40105" in failures["upload_with_revoked_token"]
+    assert "40105" in failures["sync_with_revoked_token"]
     assert "30 of 30 events were rejected" in failures["upload_stale_rows"]
     assert any(label.startswith("xcom tiktok_audience_sync/") for label, _ in xcoms)
     rejects = [p for p in provider_files(home) if "rejects" in p.parts]
@@ -350,17 +353,18 @@ def test_no_raw_pii_or_secret_in_logs_xcom_state_rejects_or_exceptions(stack, se
     assert not hits, f"raw PII or secrets found: {hits}"
 
 
-@pytest.mark.airflow
+@pytest.mark.e2e
 def test_state_rejects_and_output_files_are_owner_only(stack, security_run):
     files = provider_files(stack.home)
     kinds = {p.relative_to(stack.home / "tiktok").parts[0] for p in files}
     assert {"state", "rejects", "ad_metrics", "ratelimit"} <= kinds
-    assert any(p.name == "ledger.json" for p in files) and any("snapshots" in p.parts for p in files)
+    assert any(p.name == "ledger.json" for p in files)
+    assert any("snapshots" in p.parts for p in files)
     loose = {str(p): oct(stat.S_IMODE(p.stat().st_mode)) for p in files if stat.S_IMODE(p.stat().st_mode) != 0o600}
     assert not loose, f"files readable by others: {loose}"
 
 
-@pytest.mark.airflow
+@pytest.mark.e2e
 def test_every_folder_the_provider_creates_is_owner_only(stack, security_run):
     """Every folder under AIRFLOW_HOME/tiktok, parents included: an audience's state folder first created as the
     parent of its rejects file, too."""

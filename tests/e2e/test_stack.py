@@ -8,7 +8,7 @@ import pytest
 
 from airflow_provider_tiktok.emulator import ACCESS_TOKEN, ADVERTISER_IDS, APP_ID, APP_SECRET
 
-pytestmark = pytest.mark.airflow
+pytestmark = pytest.mark.e2e
 
 
 def test_api_server_serves_our_connection_form(stack):
@@ -18,7 +18,8 @@ def test_api_server_serves_our_connection_form(stack):
     fields = meta["standard_fields"]
     assert (fields["host"]["hidden"], fields["host"]["title"]) == (False, "API base URL (empty = production)")
     assert (fields["password"]["hidden"], fields["password"]["title"]) == (False, "Access token")
-    assert fields["login"]["hidden"] and fields["port"]["hidden"]
+    assert fields["login"]["hidden"]
+    assert fields["port"]["hidden"]
     extra = meta["extra_fields"]
     assert list(extra) == ["app_id", "app_secret", "advertiser_id", "refresh_token", "rate_limit", "events_rate_limit"]
     assert extra["app_secret"]["schema"]["format"] == "password"
@@ -44,7 +45,9 @@ def test_the_connection_test_button_reaches_the_emulator(stack):
     assert result["status"] is True, result["message"]
     assert all(advertiser in result["message"] for advertiser in ADVERTISER_IDS)
     result = stack.api("POST", "/api/v2/connections/test", json={**body, "password": "not-a-token"})
-    assert result["status"] is False and "40105" in result["message"] and "not-a-token" not in result["message"]
+    assert result["status"] is False
+    assert "40105" in result["message"]
+    assert "not-a-token" not in result["message"]
 
 
 def test_a_restart_keeps_the_metadata_and_schedules_again(stack):

@@ -6,6 +6,8 @@ import pytest
 
 from scripts.stack import SchedulerStopped, Stack
 
+pytestmark = pytest.mark.unit
+
 LOG = (
     "scheduler  | [info     ] Loaded executor\n"
     "scheduler  | sqlalchemy.exc.IntegrityError: (sqlite3.IntegrityError) FOREIGN KEY constraint failed\n"

@@ -10,7 +10,9 @@ import pytest
 import requests
 
 from airflow_provider_tiktok.emulator import ACCESS_TOKEN, ADVERTISER_A, ADVERTISER_B, ADVERTISER_C, API_PREFIX
-from tests.emulator.conftest import Api
+from tests.helpers.emulator_api import Api
+
+pytestmark = pytest.mark.integration
 
 
 def test_envelope_and_trailing_slash(api: Api, emulator) -> None:
@@ -84,10 +86,12 @@ def ad_pages(api: Api, advertiser_id: str, **params) -> tuple[list[dict], list[d
 
 def test_ad_get_pages_and_deleted_ads(api: Api, emulator) -> None:
     everything, infos = ad_pages(api, ADVERTISER_B, filtering=json.dumps({"primary_status": "STATUS_ALL"}))
-    assert [i["total_number"] for i in infos] == [1500, 1500] and len(everything) == 1500
+    assert [i["total_number"] for i in infos] == [1500, 1500]
+    assert len(everything) == 1500
     default, _ = ad_pages(api, ADVERTISER_B)
     deleted = {a["ad_id"] for a in everything if a["primary_status"] == "STATUS_DELETE"}
-    assert deleted and len(default) == 1500 - len(deleted)
+    assert deleted
+    assert len(default) == 1500 - len(deleted)
     assert not deleted & {a["ad_id"] for a in default}
     only_deleted, _ = ad_pages(api, ADVERTISER_B, filtering='{"primary_status": "STATUS_DELETE"}')
     assert {a["ad_id"] for a in only_deleted} == deleted
@@ -98,7 +102,8 @@ def test_ad_get_pages_and_deleted_ads(api: Api, emulator) -> None:
 def test_ad_tree_shape_and_landing_pages(api: Api, emulator) -> None:
     ads, _ = ad_pages(api, ADVERTISER_A, filtering='{"primary_status": "STATUS_ALL"}')
     assert len(ads) == 1000
-    assert len({a["campaign_id"] for a in ads}) == 20 and len({a["adgroup_id"] for a in ads}) == 100
+    assert len({a["campaign_id"] for a in ads}) == 20
+    assert len({a["adgroup_id"] for a in ads}) == 100
     assert {a["operation_status"] for a in ads} == {"ENABLE", "DISABLE"}
     tagged = [a for a in ads if any(k.startswith("utm_") for k, _ in parse_qsl(urlsplit(a["landing_page_url"]).query))]
     assert 0.5 < len(tagged) / len(ads) < 0.7
@@ -107,7 +112,9 @@ def test_ad_tree_shape_and_landing_pages(api: Api, emulator) -> None:
         parsed = {k: v for k, v in parse_qsl(urlsplit(ad["landing_page_url"]).query) if k.startswith("utm_")}
         assert parsed == by_id[ad["ad_id"]].utm
     urls = [a["landing_page_url"] for a in tagged]
-    assert any("%20" in u for u in urls) and any("+" in u for u in urls) and any("#" in u for u in urls)
+    assert any("%20" in u for u in urls)
+    assert any("+" in u for u in urls)
+    assert any("#" in u for u in urls)
     assert any("ref=" in u for u in urls)
     assert (
         api.get("ad/get/", {"advertiser_id": ADVERTISER_C, "page_size": 100})["data"]["page_info"]["total_number"] < 20
@@ -152,4 +159,5 @@ def test_ad_get_filters_and_fields(api: Api, emulator) -> None:
 def test_campaign_and_adgroup_get(api: Api, path: str, total: int) -> None:
     data = api.get(path, {"advertiser_id": ADVERTISER_A, "page_size": 7, "page": 3})["data"]
     assert data["page_info"] == {"page": 3, "page_size": 7, "total_number": total, "total_page": -(-total // 7)}
-    assert len(data["list"]) == min(7, total - 14) and data["list"][0]["campaign_name"]
+    assert len(data["list"]) == min(7, total - 14)
+    assert data["list"][0]["campaign_name"]

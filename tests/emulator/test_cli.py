@@ -8,6 +8,7 @@ import subprocess
 import sys
 import time
 
+import pytest
 import requests
 
 from airflow_provider_tiktok.emulator import ACCESS_TOKEN, ADVERTISER_A, API_PREFIX
@@ -20,6 +21,7 @@ def free_port() -> int:
         return sock.getsockname()[1]
 
 
+@pytest.mark.integration
 def test_cli_serves_advertiser_info_with_faults() -> None:
     port = free_port()
     command = [
@@ -51,13 +53,15 @@ def test_cli_serves_advertiser_info_with_faults() -> None:
                 time.sleep(0.1)
         assert first["code"] == 40133
         answer = requests.get(url, params=params, headers=headers, timeout=2).json()
-        assert answer["code"] == 0 and answer["data"]["list"][0]["name"] == "Demo Store US"
+        assert answer["code"] == 0
+        assert answer["data"]["list"][0]["name"] == "Demo Store US"
     finally:
         process.terminate()
         out, _ = process.communicate(timeout=10)
     assert f"http://127.0.0.1:{port}/open_api/v1.3/" in out
 
 
+@pytest.mark.integration
 def test_cli_rejects_a_bad_fault_spec() -> None:
     result = subprocess.run(
         [sys.executable, "-m", "airflow_provider_tiktok.emulator", "--fault", "kind=explode"],
@@ -65,9 +69,11 @@ def test_cli_rejects_a_bad_fault_spec() -> None:
         text=True,
         timeout=60,
     )
-    assert result.returncode != 0 and "fault kind" in result.stderr
+    assert result.returncode != 0
+    assert "fault kind" in result.stderr
 
 
+@pytest.mark.unit
 def test_cli_flags_configure_the_state() -> None:
     from airflow_provider_tiktok.emulator.__main__ import build_state, parse_args
 

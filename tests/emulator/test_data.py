@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from datetime import date, datetime, timedelta, timezone
 
+import pytest
+
 from airflow_provider_tiktok.emulator import ADVERTISER_A, ADVERTISER_B, ADVERTISER_C
 from airflow_provider_tiktok.emulator.data import (
     ADVERTISERS,
@@ -13,6 +15,8 @@ from airflow_provider_tiktok.emulator.data import (
     get_dataset,
     revised_conversions,
 )
+
+pytestmark = pytest.mark.unit
 
 ANCHOR = date(2026, 3, 10)
 AS_OF = datetime(2026, 3, 10, 15, 30, tzinfo=timezone.utc)
@@ -34,10 +38,12 @@ def test_same_seed_same_data_other_seed_other_data() -> None:
 def test_shape_of_the_accounts() -> None:
     dataset = get_dataset(42, ANCHOR)
     assert {k: len(v) for k, v in dataset.ads.items()} == {ADVERTISER_A: 1000, ADVERTISER_B: 1500, ADVERTISER_C: 20}
-    assert len(dataset.campaigns[ADVERTISER_A]) == 20 and len(dataset.adgroups[ADVERTISER_A]) == 100
+    assert len(dataset.campaigns[ADVERTISER_A]) == 20
+    assert len(dataset.adgroups[ADVERTISER_A]) == 100
     assert {g.adgroup_id for g in dataset.adgroups[ADVERTISER_A]} == {a.adgroup_id for a in dataset.ads[ADVERTISER_A]}
     ads = dataset.ads[ADVERTISER_A]
-    assert sum(a.deleted for a in ads) == 50 and sum(a.paused_on is not None for a in ads) > 0
+    assert sum(a.deleted for a in ads) == 50
+    assert sum(a.paused_on is not None for a in ads) > 0
     for ad in ads:
         if ad.deleted:  # deleted ads still delivered before their deletion
             assert ad.start < ad.deleted_on - timedelta(days=29)
@@ -50,7 +56,8 @@ def test_delivery_share_and_year_of_history() -> None:
     day = ANCHOR - timedelta(days=400)
     active = [a for a in ads if a.active_on(day)]
     delivered = dataset.deliveries(ADVERTISER_A, day)
-    assert len(active) > 700 and 0.5 < len(delivered) / len(active) < 0.7
+    assert len(active) > 700
+    assert 0.5 < len(delivered) / len(active) < 0.7
     assert all(d.impressions > 0 and d.spend_minor > 0 and d.clicks <= d.impressions for d in delivered)
     assert not any(a.active_on(day) for a in ads if a.paused_on and a.paused_on <= day)
 

@@ -11,7 +11,9 @@ import pytest
 import requests
 
 from airflow_provider_tiktok.emulator import ACCESS_TOKEN, API_PREFIX
-from tests.emulator.conftest import Api, sha256
+from tests.helpers.emulator_api import Api, sha256
+
+pytestmark = pytest.mark.integration
 
 PIXEL = "CEMULATORPIXEL0001"
 DAY = 86_400
@@ -49,7 +51,8 @@ def now(emulator) -> int:
 def test_valid_batch_is_stored_once_per_event_id(api: Api, emulator, now: int) -> None:
     events = [event(now, i) for i in range(3)]
     first = api.post("event/track/", batch(now, events))
-    assert first["code"] == 0 and first["message"] == "OK"
+    assert first["code"] == 0
+    assert first["message"] == "OK"
     # A retried batch (same event ids) is counted per receipt but de-duplicated.
     assert api.post("event/track/", batch(now, events[:2]))["code"] == 0
     summary = requests.get(f"{emulator.url}/_emulator/events", params={"event_source_id": PIXEL}, timeout=5).json()
@@ -89,7 +92,8 @@ def test_one_bad_event_fails_the_batch_naming_the_field(api: Api, emulator, now:
     emulator.state.settings.event_errors_without_index = True
     answer = api.post("event/track/", batch(now, events))
     assert answer["code"] == 40002
-    assert "properties.currency" in answer["message"] and "data.12" not in answer["message"]
+    assert "properties.currency" in answer["message"]
+    assert "data.12" not in answer["message"]
 
 
 @pytest.mark.parametrize(
@@ -133,7 +137,8 @@ def test_source_specific_identity_rules(api: Api, now: int) -> None:
     offline = event(now, user={"external_id": sha256("crm-42")})
     offline.pop("page")
     answer = api.post("event/track/", batch(now, [offline], source="offline"))
-    assert answer["code"] == 40002 and "data.0.user" in answer["message"]
+    assert answer["code"] == 40002
+    assert "data.0.user" in answer["message"]
     offline["user"]["phone"] = sha256("+14155552671")
     assert api.post("event/track/", batch(now, [offline], source="offline"))["code"] == 0
     app_event = event(now, user={})

@@ -9,23 +9,25 @@ import requests
 
 from airflow_provider_tiktok.emulator import ACCESS_TOKEN, ADVERTISER_A, API_PREFIX
 from airflow_provider_tiktok.emulator.faults import FaultRule, Faults
-from tests.emulator.conftest import Api
 from tests.emulator.test_events import PIXEL, event
+from tests.helpers.emulator_api import Api
 
 AD_GET = {"advertiser_id": ADVERTISER_A}
 PATH = "/open_api/v1.3/ad/get/"
 
 
+@pytest.mark.unit
 def test_rule_spec_parsing() -> None:
     rule = FaultRule.parse("path=event/track,kind=code,code=40133,rate=0.2")
     assert (rule.path, rule.kind, rule.code, rule.rate, rule.count) == ("event/track", "code", 40133, 0.2, None)
     assert FaultRule.parse("kind=lock,seconds=2.5").lock_seconds == 2.5
     assert FaultRule.parse("kind=delay,ms=40,count=3").delay_ms == 40
     for bad in ("kind=explode", "path=x,colour=red", "kind=code,rate=1.5", "kind=http,status=200", "code"):
-        with pytest.raises(ValueError):
+        with pytest.raises(ValueError, match="fault"):
             FaultRule.parse(bad)
 
 
+@pytest.mark.unit
 def test_count_rate_and_lock_selection_on_synthetic_time() -> None:
     faults = Faults(seed=1)
     faults.add("path=ad/get,kind=code,code=50000,count=2")
@@ -48,6 +50,7 @@ def test_count_rate_and_lock_selection_on_synthetic_time() -> None:
     assert faults.evaluate(PATH, 404.0)[1] is None
 
 
+@pytest.mark.unit
 def test_rate_limit_enforcement_on_synthetic_time() -> None:
     faults = Faults(seed=1)
     faults.set_rate_limit(qps=10, per_minute=30, lock_seconds=300)
@@ -62,15 +65,18 @@ def test_rate_limit_enforcement_on_synthetic_time() -> None:
     assert faults.evaluate(PATH, 59.0)[1].code == 40100
 
 
+@pytest.mark.integration
 def test_code_and_count_over_http(api: Api, emulator) -> None:
     emulator.state.faults.add("path=ad/get,kind=code,code=40133,count=2")
     answers = [api.get("ad/get/", AD_GET) for _ in range(3)]
     assert [a["code"] for a in answers] == [40133, 40133, 0]
-    assert answers[0]["request_id"] and answers[0]["data"] == {}
+    assert answers[0]["request_id"]
+    assert answers[0]["data"] == {}
     log = [(e["path"], e["code"], e["fault"]) for e in emulator.state.requests()]
     assert log == [(PATH, 40133, "code"), (PATH, 40133, "code"), (PATH, 0, None)]
 
 
+@pytest.mark.integration
 def test_lock_answers_40100_until_cleared(api: Api, emulator) -> None:
     emulator.state.faults.add("path=*,kind=lock,seconds=60,count=1")
     assert api.get("ad/get/", AD_GET)["code"] == 40100
@@ -79,21 +85,26 @@ def test_lock_answers_40100_until_cleared(api: Api, emulator) -> None:
     assert api.get("ad/get/", AD_GET)["code"] == 0
 
 
+@pytest.mark.integration
 def test_qps_limit_over_http(api: Api, emulator) -> None:
     emulator.state.faults.set_rate_limit(qps=3, lock_seconds=60)
     codes = [api.get("ad/get/", AD_GET)["code"] for _ in range(5)]
-    assert codes[:3] == [0, 0, 0] and codes[3:] == [40100, 40100]
+    assert codes[:3] == [0, 0, 0]
+    assert codes[3:] == [40100, 40100]
 
 
+@pytest.mark.integration
 @pytest.mark.parametrize("status", [500, 502, 503])
 def test_http_errors(emulator, status: int) -> None:
     emulator.state.faults.add(f"path=ad/get,kind=http,status={status},count=1")
     url = f"{emulator.url}{API_PREFIX}/ad/get/"
     first = requests.get(url, params=AD_GET, headers={"Access-Token": ACCESS_TOKEN}, timeout=5)
-    assert first.status_code == status and not first.headers["content-type"].startswith("application/json")
+    assert first.status_code == status
+    assert not first.headers["content-type"].startswith("application/json")
     assert requests.get(url, params=AD_GET, headers={"Access-Token": ACCESS_TOKEN}, timeout=5).json()["code"] == 0
 
 
+@pytest.mark.integration
 def test_reset_drops_the_connection(emulator) -> None:
     emulator.state.faults.add("path=ad/get,kind=reset,count=1")
     url = f"{emulator.url}{API_PREFIX}/ad/get/"
@@ -103,6 +114,7 @@ def test_reset_drops_the_connection(emulator) -> None:
     assert session.get(url, params=AD_GET, headers={"Access-Token": ACCESS_TOKEN}, timeout=5).json()["code"] == 0
 
 
+@pytest.mark.integration
 def test_delay_and_latency(api: Api, emulator) -> None:
     emulator.state.faults.add("path=ad/get,kind=delay,ms=150,count=1")
     started = time.perf_counter()
@@ -114,6 +126,7 @@ def test_delay_and_latency(api: Api, emulator) -> None:
     assert time.perf_counter() - started >= 0.05
 
 
+@pytest.mark.integration
 def test_control_api(api: Api, emulator) -> None:
     url = f"{emulator.url}/_emulator/faults"
     body = {
@@ -122,7 +135,8 @@ def test_control_api(api: Api, emulator) -> None:
         "qps": 100,
     }
     view = requests.post(url, json=body, timeout=5).json()
-    assert [r["code"] for r in view["rules"]] == [50000, 40100] and view["max_report_days"] == 5
+    assert [r["code"] for r in view["rules"]] == [50000, 40100]
+    assert view["max_report_days"] == 5
     assert api.get("ad/get/", AD_GET)["code"] == 50000
     assert requests.get(url, timeout=5).json()["rules"][0]["count"] == 0
     assert requests.post(url, json={"rules": ["kind=nope"]}, timeout=5).status_code == 400
@@ -134,6 +148,7 @@ def test_control_api(api: Api, emulator) -> None:
     assert api.get("ad/get/", AD_GET)["code"] == 0
 
 
+@pytest.mark.unit
 def test_virtual_seconds_age_locks_and_rate_windows() -> None:
     faults = Faults(seed=1)
     faults.add("kind=lock,seconds=300,count=1")
@@ -146,16 +161,18 @@ def test_virtual_seconds_age_locks_and_rate_windows() -> None:
     assert [faults.evaluate(PATH, 1001.0)[1] for _ in range(2)] == [None, None]
     faults.advance(60.0)
     assert faults.evaluate(PATH, 1001.0)[1] is None  # the minute window forgot the two earlier arrivals
-    with pytest.raises(ValueError):
+    with pytest.raises(ValueError, match="only be advanced forwards"):
         faults.advance(-1)
 
 
+@pytest.mark.integration
 def test_a_20001_fault_accepts_the_rest_of_the_batch_and_names_the_failed_events(api: Api, emulator) -> None:
     now = int(emulator.state.now().timestamp())
     emulator.state.faults.add("path=event/track,kind=code,code=20001,failed=3,count=1")
     events = [event(now, i) for i in range(10)]
     answer = api.post("event/track/", {"event_source": "web", "event_source_id": PIXEL, "data": events})
-    assert answer["code"] == 20001 and answer["message"] == "Partial success: 3 of 10 events were rejected."
+    assert answer["code"] == 20001
+    assert answer["message"] == "Partial success: 3 of 10 events were rejected."
     assert answer["data"]["failed_events"] == [
         {
             "index": i,
@@ -171,6 +188,7 @@ def test_a_20001_fault_accepts_the_rest_of_the_batch_and_names_the_failed_events
     assert api.post("event/track/", {"event_source": "web", "event_source_id": PIXEL, "data": events})["code"] == 0
 
 
+@pytest.mark.integration
 def test_a_20001_fault_merges_with_the_rows_the_emulator_refuses_itself(api: Api, emulator) -> None:
     now = int(emulator.state.now().timestamp())
     emulator.state.settings.partial_success_events = True
@@ -187,22 +205,26 @@ def test_a_20001_fault_merges_with_the_rows_the_emulator_refuses_itself(api: Api
     assert sorted(emulator.state.event_summary(PIXEL)["receipts"]) == [events[1]["event_id"], events[3]["event_id"]]
 
 
+@pytest.mark.integration
 def test_a_20001_fault_failing_every_event_rejects_the_batch(api: Api, emulator) -> None:
     now = int(emulator.state.now().timestamp())
     emulator.state.faults.add("path=event/track,kind=code,code=20001,failed=5,count=1")
     answer = api.post("event/track/", {"event_source": "web", "event_source_id": PIXEL, "data": [event(now, 1)]})
-    assert answer["code"] == 40002 and emulator.state.event_summary(PIXEL)["unique"] == 0
+    assert answer["code"] == 40002
+    assert emulator.state.event_summary(PIXEL)["unique"] == 0
 
 
+@pytest.mark.integration
 def test_a_20001_fault_elsewhere_is_answered_without_processing(api: Api, emulator) -> None:
     emulator.state.faults.add("path=ad/get,kind=code,code=20001,count=1")
     answer = api.get("ad/get/", AD_GET)
     assert (answer["code"], answer["data"]) == (20001, {})
     assert api.get("ad/get/", AD_GET)["data"]["list"]
-    with pytest.raises(ValueError):
+    with pytest.raises(ValueError, match="must be >= 1"):
         FaultRule.parse("kind=code,code=20001,failed=0")
 
 
+@pytest.mark.integration
 def test_a_request_delayed_past_the_client_timeout_is_still_processed(emulator) -> None:
     now = int(emulator.state.now().timestamp())
     emulator.state.faults.add("path=event/track,kind=delay,ms=400,count=1")
@@ -219,15 +241,18 @@ def test_a_request_delayed_past_the_client_timeout_is_still_processed(emulator) 
     assert emulator.state.event_summary(PIXEL)["receipts"] == {event(now, 7)["event_id"]: 1}
 
 
+@pytest.mark.integration
 def test_an_http_fault_carries_the_request_id_header(emulator) -> None:
     emulator.state.faults.add("path=ad/get,kind=http,status=502,count=1")
     answer = requests.get(
         f"{emulator.url}{API_PREFIX}/ad/get/", params=AD_GET, headers={"Access-Token": ACCESS_TOKEN}, timeout=5
     )
     [entry] = emulator.state.requests()
-    assert answer.status_code == 502 and answer.headers["X-Tt-Logid"] == entry["request_id"]
+    assert answer.status_code == 502
+    assert answer.headers["X-Tt-Logid"] == entry["request_id"]
 
 
+@pytest.mark.integration
 def test_reset_waits_for_a_delayed_request_so_it_cannot_land_in_the_fresh_state(emulator) -> None:
     now = int(emulator.state.now().timestamp())
     emulator.state.faults.add("path=event/track,kind=delay,ms=300,count=1")
@@ -239,4 +264,5 @@ def test_reset_waits_for_a_delayed_request_so_it_cannot_land_in_the_fresh_state(
     emulator.reset()
     assert emulator.state.in_flight == 0
     time.sleep(0.05)
-    assert emulator.state.event_summary(PIXEL)["unique"] == 0 and emulator.state.requests() == []
+    assert emulator.state.event_summary(PIXEL)["unique"] == 0
+    assert emulator.state.requests() == []

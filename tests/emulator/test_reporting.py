@@ -11,7 +11,9 @@ import pytest
 
 from airflow_provider_tiktok.emulator import ADVERTISER_A, ADVERTISER_B, ADVERTISER_C
 from airflow_provider_tiktok.emulator.data import advertiser_today
-from tests.emulator.conftest import FIXED_NOW, Api
+from tests.helpers.emulator_api import FIXED_NOW, Api
+
+pytestmark = pytest.mark.integration
 
 METRICS = [
     "spend",
@@ -69,8 +71,10 @@ def test_rows_match_the_data_module(api: Api, emulator) -> None:
     for row, exp in zip(rows, expected, strict=True):
         metrics = row["metrics"]
         assert all(isinstance(v, str) for v in metrics.values())
-        assert Decimal(metrics["spend"]) == exp["spend"] and len(metrics["spend"].split(".")[1]) == 2
-        assert int(metrics["impressions"]) == exp["impressions"] and int(metrics["clicks"]) == exp["clicks"]
+        assert Decimal(metrics["spend"]) == exp["spend"]
+        assert len(metrics["spend"].split(".")[1]) == 2
+        assert int(metrics["impressions"]) == exp["impressions"]
+        assert int(metrics["clicks"]) == exp["clicks"]
         assert metrics["conversion"] == (str(exp["conversion"]) if exp["conversion"] else "-")
         assert (metrics["ad_name"], metrics["campaign_id"], metrics["adgroup_name"]) == (
             exp["ad_name"],
@@ -90,9 +94,11 @@ def test_paging_is_exact_and_past_the_end_is_empty(api: Api, emulator) -> None:
     last_page = first["page_info"]["total_page"]
     assert len(report(api, start, end, page=last_page, page_size=500)["data"]["list"]) == total - 500 * (last_page - 1)
     beyond = report(api, start, end, page=last_page + 1, page_size=500)
-    assert beyond["code"] == 0 and beyond["data"]["list"] == []
+    assert beyond["code"] == 0
+    assert beyond["data"]["list"] == []
     keys = [(r["dimensions"]["stat_time_day"], r["dimensions"]["ad_id"]) for r in all_rows(api, start, end)]
-    assert keys == sorted(keys) and len(set(keys)) == total
+    assert keys == sorted(keys)
+    assert len(set(keys)) == total
     no_page = api.get(
         "report/integrated/get/",
         {
@@ -104,7 +110,8 @@ def test_paging_is_exact_and_past_the_end_is_empty(api: Api, emulator) -> None:
             "end_date": str(end),
         },
     )["data"]
-    assert no_page["page_info"]["page_size"] == 10 and len(no_page["list"]) == 10
+    assert no_page["page_info"]["page_size"] == 10
+    assert len(no_page["list"]) == 10
     assert set(no_page["list"][0]["metrics"]) == {"spend", "impressions"}
 
 
@@ -118,7 +125,8 @@ def test_window_limits(api: Api) -> None:
     end = TODAY_A - timedelta(days=1)
     assert report(api, end - timedelta(days=29), end)["code"] == 0
     too_long = report(api, end - timedelta(days=30), end)
-    assert too_long["code"] == 40002 and "30 days" in too_long["message"]
+    assert too_long["code"] == 40002
+    assert "30 days" in too_long["message"]
     assert report(api, end, end - timedelta(days=1))["code"] == 40002
     assert report(api, TODAY_A - timedelta(days=365), TODAY_A - timedelta(days=360))["code"] == 0
     assert report(api, TODAY_A - timedelta(days=366), TODAY_A - timedelta(days=360))["code"] == 40002
@@ -142,7 +150,8 @@ def test_deleted_ads_only_with_status_all(api: Api, emulator) -> None:
     all_ids = {r["dimensions"]["ad_id"] for r in all_rows(api, day, day, filtering=STATUS_ALL)}
     deleted_ids = {a.ad_id for a in deleted}
     assert not default_ids & deleted_ids
-    assert all_ids & deleted_ids and all_ids - default_ids <= deleted_ids
+    assert all_ids & deleted_ids
+    assert all_ids - default_ids <= deleted_ids
     assert all_ids == {e["ad_id"] for e in emulator.state.expected_daily_rows(ADVERTISER_A, day, True)}
 
 
@@ -178,7 +187,8 @@ def test_aggregated_levels_sum_the_ad_rows(api: Api, emulator, level: str, dimen
         assert spend == {
             key: sum(e["spend"] for e in expected if e[dimension] == key) for key in {e[dimension] for e in expected}
         }
-        assert rows[0]["metrics"]["ad_name"] == "-" and rows[0]["metrics"]["campaign_name"] != "-"
+        assert rows[0]["metrics"]["ad_name"] == "-"
+        assert rows[0]["metrics"]["campaign_name"] != "-"
     assert report(api, day, day, data_level=level)["code"] == 40002  # ad_id is not a dimension at this level
 
 
@@ -195,10 +205,12 @@ def test_currencies_and_time_zones(api: Api, emulator) -> None:
     today_c = advertiser_today(ADVERTISER_C, FIXED_NOW)
     assert today_c == TODAY_A + timedelta(days=1)  # Tokyo is already a day ahead
     rows = all_rows(api, today_c - timedelta(days=3), today_c - timedelta(days=1), advertiser_id=ADVERTISER_C)
-    assert rows and all(r["metrics"]["spend"].endswith(".00") and r["metrics"]["currency"] == "JPY" for r in rows)
+    assert rows
+    assert all(r["metrics"]["spend"].endswith(".00") and r["metrics"]["currency"] == "JPY" for r in rows)
     assert {r["dimensions"]["stat_time_day"][:10] for r in rows} >= {str(today_c - timedelta(days=1))}
     euro = all_rows(api, TODAY_A - timedelta(days=1), TODAY_A - timedelta(days=1), advertiser_id=ADVERTISER_B)
-    assert euro and {r["metrics"]["currency"] for r in euro} == {"EUR"}
+    assert euro
+    assert {r["metrics"]["currency"] for r in euro} == {"EUR"}
 
 
 @pytest.mark.parametrize(

@@ -14,7 +14,9 @@ from business_api_client.tiktok_business.tiktok_exceptions import TiktokSDKError
 
 from airflow_provider_tiktok.emulator import ACCESS_TOKEN, ADVERTISER_A, ADVERTISER_B
 from airflow_provider_tiktok.emulator.data import advertiser_today
-from tests.emulator.conftest import FIXED_NOW, sha256
+from tests.helpers.emulator_api import FIXED_NOW, sha256
+
+pytestmark = pytest.mark.integration
 
 
 @pytest.fixture
@@ -80,7 +82,8 @@ def test_ad_get_default_filter_leaves_deleted_ads_out(client: ApiClient) -> None
         ADVERTISER_B, ACCESS_TOKEN, page=2, page_size=1000, filtering=FilteringAdGet(primary_status="STATUS_ALL")
     )["data"]
     assert default["page_info"]["total_number"] < everything["page_info"]["total_number"] == 1500
-    assert len(everything["list"]) == 500 and set(default["list"][0]) == {"ad_id", "landing_page_url"}
+    assert len(everything["list"]) == 500
+    assert set(default["list"][0]) == {"ad_id", "landing_page_url"}
 
 
 def upload(api: AudienceApi, path: Path, ids: list[str]) -> str:

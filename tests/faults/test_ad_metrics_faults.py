@@ -13,8 +13,9 @@ import pytest
 from airflow_provider_tiktok.emulator import ADVERTISER_A
 from airflow_provider_tiktok.exceptions import TikTokApiError
 from airflow_provider_tiktok.operators.ad_metrics import TikTokAdMetricsOperator
-from tests.conftest import FakeTaskInstance
-from tests.faults.conftest import (
+from tests.helpers.ad_metrics import expected_partition, partition
+from tests.helpers.airflow_context import FakeTaskInstance
+from tests.helpers.faults import (
     FAULTS,
     LOCK_SECONDS,
     SHORT_TIMEOUT,
@@ -25,7 +26,8 @@ from tests.faults.conftest import (
     fault_rules,
     tries,
 )
-from tests.operators.ad_metrics.conftest import expected_partition, partition
+
+pytestmark = pytest.mark.integration
 
 DAYS = [date(2026, 3, 1), date(2026, 3, 2), date(2026, 3, 3)]
 PATHS = ("advertiser/info", "report/integrated/get", "ad/get")
@@ -40,7 +42,7 @@ def importer(env: FaultEnv, timeout: float = 60.0) -> TikTokAdMetricsOperator:
         date_to=DAYS[-1].isoformat(),
         destination=str(env.home / "metrics"),
     )
-    op.hook._sleep = env.sleep
+    op.hook.sleep = env.sleep
     op.hook.timeout = timeout
     return op
 
@@ -89,7 +91,8 @@ def case_timeout(env: FaultEnv) -> None:
         env.add(fault_rules("timeout", path))
     summary = run_import(env, SHORT_TIMEOUT)
     env.wait_answered("", 7)
-    assert summary["api_calls"] == 7 and sum(e["fault"] == "delay" for e in env.log()) == 3
+    assert summary["api_calls"] == 7
+    assert sum(e["fault"] == "delay" for e in env.log()) == 3
     check_complete(env)
 
 
@@ -125,7 +128,8 @@ def case_revoked(env: FaultEnv) -> None:
     with pytest.raises(TikTokApiError) as info:
         op.execute({"ti": FakeTaskInstance()})
     [refused] = [e for e in env.log() if e["code"] == 40105]
-    assert [e["code"] for e in env.log()] == [0, 0, 40105] and refused["query"]["page"] == "2"
+    assert [e["code"] for e in env.log()] == [0, 0, 40105]
+    assert refused["query"]["page"] == "2"
     check_error(info.value, 40105, refused["request_id"], hint="re-authorise")
     assert stored(env) == {}
     env.new_token()
@@ -176,7 +180,8 @@ def test_an_endless_retryable_fault_gives_up_after_max_attempts(
         op.execute({"ti": FakeTaskInstance()})
     env.wait_answered(REPORT, 3)
     attempts = env.log(REPORT)
-    assert len(attempts) == 3 and len(env.sleep.delays) == 2
+    assert len(attempts) == 3
+    assert len(env.sleep.delays) == 2
     # A timeout has no answer, hence no request id to show ("-").
     check_error(info.value, code, attempts[-1]["request_id"] if code else None, hint=message)
     assert stored(env) == {}

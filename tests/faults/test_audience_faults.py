@@ -16,7 +16,8 @@ import pytest
 from airflow_provider_tiktok.emulator import ADVERTISER_A
 from airflow_provider_tiktok.exceptions import TikTokApiError
 from airflow_provider_tiktok.operators.audience import TikTokAudienceSyncOperator
-from tests.faults.conftest import (
+from tests.helpers.deferral import execute_deferring
+from tests.helpers.faults import (
     FAULTS,
     LOCK_SECONDS,
     SHORT_TIMEOUT,
@@ -28,6 +29,8 @@ from tests.faults.conftest import (
     fault_rules,
     tries,
 )
+
+pytestmark = pytest.mark.integration
 
 NAME = "Fault matrix buyers"
 AUDIENCE = "custom_audience"
@@ -59,8 +62,7 @@ def sync(env: FaultEnv, numbers: range, timeout: float = 60.0) -> TikTokAudience
         advertiser_id=ADVERTISER_A,
         state_uri=str(env.home / "state"),
     )
-    op._clock = env.state.now
-    op.hook._sleep = env.sleep
+    op.hook.sleep = env.sleep
     op.hook.timeout = timeout
     return op
 
@@ -85,7 +87,11 @@ def run_syncs(
     """Run the three syncs, each with up to ``limit`` Airflow tries; the errors of the failed tries."""
     errors: list[BaseException] = []
     for numbers in COHORTS:
-        _, failed = tries(lambda numbers=numbers: sync(env, numbers, timeout).execute(context()), limit, between)
+        _, failed = tries(
+            lambda numbers=numbers: execute_deferring(sync(env, numbers, timeout), context(), env.state.set_clock),
+            limit,
+            between,
+        )
         errors.extend(failed)
     return errors
 
@@ -188,7 +194,8 @@ def case_partial(env: FaultEnv) -> None:
     env.add([f"path={AUDIENCE}/{call},kind=code,code=20001,count=1" for call in ("create", "update")])
     errors = run_syncs(env, limit=2)
     partial = [e for e in env.log(AUDIENCE) if e["code"] == 20001]
-    assert [type(e) for e in errors] == [TikTokApiError, TikTokApiError] and len(partial) == 2
+    assert [type(e) for e in errors] == [TikTokApiError, TikTokApiError]
+    assert len(partial) == 2
     for err, answer in zip(errors, partial, strict=True):
         check_error(err, 20001, answer["request_id"], hint="the next try of the task sends it again")
     check_outcome(env)
@@ -208,7 +215,8 @@ def case_lock(env: FaultEnv) -> None:
     assert run_syncs(env) == []
     check_outcome(env)
     locked = [e for e in env.log(AUDIENCE) if e["code"] == 40100]
-    assert 1 <= len(locked) <= 9 and locked[0]["path"].endswith("custom_audience/list/")
+    assert 1 <= len(locked) <= 9
+    assert locked[0]["path"].endswith("custom_audience/list/")
     assert env.sleep.elapsed + (locked[-1]["t"] - locked[0]["arrived"]) >= LOCK_SECONDS
 
 
@@ -218,9 +226,10 @@ def case_revoked(env: FaultEnv) -> None:
     first = sync(env, COHORTS[0])
     env.revoke_after(first.hook, 2)
     with pytest.raises(TikTokApiError) as info:
-        first.execute(context())
+        execute_deferring(first, context(), env.state.set_clock)
     [refused] = [e for e in env.log() if e["code"] == 40105]
-    assert refused["path"].endswith("custom_audience/create/") and len(env.log()) == 3
+    assert refused["path"].endswith("custom_audience/create/")
+    assert len(env.log()) == 3
     check_error(info.value, 40105, refused["request_id"], hint="re-authorise")
     env.new_token()
     assert run_syncs(env) == []
@@ -257,9 +266,9 @@ def test_non_retryable_codes_fail_fast(env: FaultEnv, sync_number: int, call: st
     """One attempt, counted in the ledger as failed; the next try applies the change."""
     env.add([f"path={AUDIENCE}/{call},kind=code,code={code},count=1"])
     for numbers in COHORTS[:sync_number]:
-        sync(env, numbers).execute(context())
+        execute_deferring(sync(env, numbers), context(), env.state.set_clock)
     with pytest.raises(TikTokApiError) as info:
-        sync(env, COHORTS[sync_number]).execute(context())
+        execute_deferring(sync(env, COHORTS[sync_number]), context(), env.state.set_clock)
     [failed] = env.log(f"{AUDIENCE}/{call}")
     assert env.log()[-1] == failed
     check_error(info.value, code, failed["request_id"], hint=hint)
@@ -274,9 +283,10 @@ def test_an_endless_retryable_fault_gives_up_after_max_attempts(env: FaultEnv) -
     op = sync(env, COHORTS[0])
     op.hook.max_attempts = 3
     with pytest.raises(TikTokApiError, match=r"gave up after 3 attempts") as info:
-        op.execute(context())
+        execute_deferring(op, context(), env.state.set_clock)
     attempts = env.log("file/upload")
     assert [e["http_status"] for e in attempts] == [503] * 3
     check_error(info.value, None, attempts[-1]["request_id"])
     assert "http_status=503" in str(info.value)
-    assert env.log("custom_audience/create") == [] and env.state.audiences == {}
+    assert env.log("custom_audience/create") == []
+    assert env.state.audiences == {}

@@ -12,8 +12,9 @@ from airflow.sdk.exceptions import AirflowFailException
 
 from airflow_provider_tiktok.exceptions import TikTokApiError
 from airflow_provider_tiktok.operators.events import TikTokEventsUploadOperator
-from tests.conftest import FakeTaskInstance
-from tests.faults.conftest import (
+from tests.helpers.airflow_context import FakeTaskInstance
+from tests.helpers.events import PIXEL, operator, records
+from tests.helpers.faults import (
     FAULTS,
     LOCK_SECONDS,
     SHORT_TIMEOUT,
@@ -24,7 +25,8 @@ from tests.faults.conftest import (
     fault_cases,
     fault_rules,
 )
-from tests.operators.events.conftest import PIXEL, operator, records
+
+pytestmark = pytest.mark.integration
 
 TRACK = "event/track"
 ROWS = 2500
@@ -38,7 +40,7 @@ def upload(
 ) -> TikTokEventsUploadOperator:
     """The upload operator on the fault emulator, with virtual backoff."""
     op = operator(events=records(ROWS) if rows is None else rows, **kwargs)
-    op.hook._sleep = env.sleep
+    op.hook.sleep = env.sleep
     op.hook.timeout = timeout
     return op
 
@@ -87,11 +89,14 @@ def case_timeout(env: FaultEnv) -> None:
     env.wait_answered(TRACK, 4)
     got = delivered(env)
     twice = {row for row, n in got.items() if n == 2}
-    assert set(got) == set(range(ROWS)) and set(got.values()) == {1, 2}
+    assert set(got) == set(range(ROWS))
+    assert set(got.values()) == {1, 2}
     assert any(twice == set(batch) for batch in BATCHES)
     [late] = [e for e in env.log(TRACK) if e["fault"] == "delay"]
-    assert late["code"] == 0 and late["t"] - late["arrived"] >= TIMEOUT_DELAY_MS / 1000 - 0.01
-    assert summary["api_calls"] == 4 and summary["sent"] == ROWS
+    assert late["code"] == 0
+    assert late["t"] - late["arrived"] >= TIMEOUT_DELAY_MS / 1000 - 0.01
+    assert summary["api_calls"] == 4
+    assert summary["sent"] == ROWS
     resume_sends_nothing(env)
 
 
@@ -107,14 +112,16 @@ def case_partial(env: FaultEnv) -> None:
     by_batch: dict[int, list[int]] = {}
     for entry in entries:
         by_batch.setdefault(entry["batch"], []).append(entry["row"] - 1)
-    assert len(by_batch) == 2 and [e["code"] for e in entries] == [40002] * 10
+    assert len(by_batch) == 2
+    assert [e["code"] for e in entries] == [40002] * 10
     for batch, rows in by_batch.items():
         size = len(BATCHES[batch])
         assert sorted(rows) == [BATCHES[batch][0] + (i * size) // 5 for i in range(5)]  # as the emulator named them
     assert {e["reason"] for e in entries} == {"rejected by an injected partial-success fault"}
     rejected = {row for rows in by_batch.values() for row in rows}
     assert delivered(env) == once(set(range(ROWS)) - rejected)
-    assert [e["code"] for e in env.log(TRACK)].count(20001) == 2 and len(env.log(TRACK)) == 3
+    assert [e["code"] for e in env.log(TRACK)].count(20001) == 2
+    assert len(env.log(TRACK)) == 3
     before = len(env.log(TRACK))
     with pytest.raises(AirflowFailException, match=r"10 of 2500"):  # a retry resends nothing, not even the 10
         upload(env).execute(context())

@@ -5,15 +5,16 @@ from __future__ import annotations
 
 import pytest
 
-from tests.faults.conftest import FaultEnv
 from tests.faults.test_ad_metrics_faults import REPORT, run_import
 from tests.faults.test_audience_faults import AUDIENCE, check_outcome, run_syncs
 from tests.faults.test_events_faults import ROWS, TRACK, upload
 from tests.faults.test_events_faults import context as events_context
 from tests.faults.windows import max_in_window
-from tests.operators.events.conftest import records
+from tests.helpers.events import records
+from tests.helpers.faults import FaultEnv
 
 
+@pytest.mark.unit
 @pytest.mark.parametrize(
     ("times", "window", "expected"),
     [
@@ -32,8 +33,9 @@ def test_max_in_window(times: list[float], window: float, expected: int) -> None
     assert max_in_window(times, window) == expected
 
 
+@pytest.mark.unit
 def test_window_must_be_positive() -> None:
-    with pytest.raises(ValueError):
+    with pytest.raises(ValueError, match="window must be positive"):
         max_in_window([1.0], 0)
 
 
@@ -56,16 +58,19 @@ def check_rate(times: list[float]) -> None:
     assert max_in_window(times, 1.0) >= RATE - 3
 
 
+@pytest.mark.integration
 def test_events_with_four_threads_and_retries_stay_within_the_rate(env: FaultEnv) -> None:
     env.connect(rate=str(RATE))
     env.add([f"path={TRACK},kind=code,code=40100,count=4", f"path={TRACK},kind=http,status=503,count=3"])
     env.add([f"path={TRACK},kind=reset,count=2"])
     rows = [{k: v for k, v in row.items() if k != "phone"} for row in records(ROWS)]  # less hashing CPU
     summary = upload(env, rows, max_in_flight=4, batch_size=50).execute(events_context())
-    assert summary["sent"] == ROWS and summary["api_calls"] == len(env.log(TRACK)) == 50 + 9
+    assert summary["sent"] == ROWS
+    assert summary["api_calls"] == len(env.log(TRACK)) == 50 + 9
     check_rate(arrivals(env, TRACK))
 
 
+@pytest.mark.integration
 def test_audience_syncs_with_retries_stay_within_the_rate(env: FaultEnv) -> None:
     env.connect(rate=str(RATE))
     env.add([f"path={AUDIENCE}/list,kind=http,status=503,count=6", f"path={AUDIENCE}/file/upload,kind=reset,count=6"])
@@ -77,6 +82,7 @@ def test_audience_syncs_with_retries_stay_within_the_rate(env: FaultEnv) -> None
     check_rate(arrivals(env))
 
 
+@pytest.mark.integration
 def test_ad_metrics_with_retries_stays_within_the_rate(env: FaultEnv) -> None:
     env.connect(rate=str(RATE))
     env.add([f"path={REPORT},kind=http,status=502,count=8", "path=ad/get,kind=code,code=40100,count=8"])

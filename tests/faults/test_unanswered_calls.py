@@ -6,7 +6,11 @@ from __future__ import annotations
 from datetime import datetime, timezone
 from pathlib import Path
 
-from airflow_provider_tiktok.utils.ledger import ACCEPTED, FAILED, AudienceLedger
+import pytest
+
+from airflow_provider_tiktok.audiences.ledger import ACCEPTED, FAILED, AudienceLedger
+
+pytestmark = pytest.mark.unit
 
 NOW = datetime(2026, 3, 10, 15, 30, tzinfo=timezone.utc)
 
@@ -28,4 +32,5 @@ def test_unanswered_calls_since_the_accepted_snapshot(tmp_path: Path) -> None:
         book.settle(answered, ACCEPTED)
         assert book.unanswered() == []
     with book.locked():  # read back from the file
-        assert book.calls_used(NOW) == 4 and book.unanswered() == []
+        assert book.calls_used(NOW) == 4
+        assert book.unanswered() == []

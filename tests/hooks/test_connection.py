@@ -10,6 +10,8 @@ from airflow_provider_tiktok.exceptions import TikTokConfigError
 from airflow_provider_tiktok.hooks import connection as conn_form
 from airflow_provider_tiktok.hooks.tiktok import TikTokAdsHook
 
+pytestmark = pytest.mark.unit
+
 
 def make_conn(host: str | None = "", password: str | None = "tok", **extra: object) -> SimpleNamespace:
     return SimpleNamespace(conn_id="c1", host=host, password=password, extra_dejson=extra)
@@ -72,6 +74,7 @@ def test_one_field_spec_feeds_both_form_styles():
     assert {n for n, f in fields.items() if f["schema"].get("format") == "password"} == {"app_secret", "refresh_token"}
     behaviour = TikTokAdsHook.get_ui_field_behaviour()
     assert behaviour["relabeling"] == {"host": "API base URL (empty = production)", "password": "Access token"}
-    assert "host" not in behaviour["hidden_fields"] and "password" not in behaviour["hidden_fields"]
+    assert "host" not in behaviour["hidden_fields"]
+    assert "password" not in behaviour["hidden_fields"]
     assert {"schema", "port", "login", "extra"} <= set(behaviour["hidden_fields"])
     assert conn_form.ui_field_behaviour_kebab()["hidden-fields"] == behaviour["hidden_fields"]

@@ -22,7 +22,9 @@ from airflow_provider_tiktok.emulator.testing import EmulatorServer
 from airflow_provider_tiktok.exceptions import TikTokApiError
 from airflow_provider_tiktok.hooks.connection import TikTokConnectionConfig
 from airflow_provider_tiktok.hooks.tiktok import TikTokAdsHook
-from tests.conftest import EMULATOR_NOW
+from tests.helpers.clock import EMULATOR_NOW
+
+pytestmark = pytest.mark.integration
 
 NOW = EMULATOR_NOW
 
@@ -47,7 +49,7 @@ def variables(monkeypatch: pytest.MonkeyPatch) -> dict[str, str]:
 
 
 def fast(hook: TikTokAdsHook) -> TikTokAdsHook:
-    hook._sleep = lambda seconds: None
+    hook.sleep = lambda seconds: None
     return hook
 
 
@@ -66,8 +68,10 @@ def test_revoked_token_fails_fast_with_request_id_and_advice(emulator, set_tikto
     emulator.state.revoke_token(ACCESS_TOKEN)
     with pytest.raises(TikTokApiError) as info:
         hook.advertiser_info([ADVERTISER_A])
-    assert info.value.code == 40105 and info.value.request_id
-    assert "re-authorise" in str(info.value) and ACCESS_TOKEN not in str(info.value)
+    assert info.value.code == 40105
+    assert info.value.request_id
+    assert "re-authorise" in str(info.value)
+    assert ACCESS_TOKEN not in str(info.value)
 
 
 def test_rate_limit_fault_is_retried_to_success(emulator, set_tiktok_conn):
@@ -126,9 +130,11 @@ def test_oauth_helper_full_flow_against_the_emulator(emulator):
     auth_url = next(word for word in out.getvalue().split() if "/portal/auth?" in word)
     landing = requests.get(auth_url, timeout=10)  # the emulator consents and redirects to our 127.0.0.1 callback
     thread.join(20)
-    assert landing.status_code == 200 and "authorisation received" in landing.text
+    assert landing.status_code == 200
+    assert "authorisation received" in landing.text
     conn = oauth.connection_for(config, result)
-    assert conn["host"] == emulator.url and conn["extra"]["advertiser_id"] in ADVERTISER_IDS
+    assert conn["host"] == emulator.url
+    assert conn["extra"]["advertiser_id"] in ADVERTISER_IDS
     hook = TikTokAdsHook.from_config(
         TikTokConnectionConfig(**{**config.__dict__, "access_token": conn["password"], "conn_id": "oauth_check"})
     )

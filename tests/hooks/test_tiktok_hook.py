@@ -4,14 +4,17 @@ from __future__ import annotations
 
 import json
 import logging
+import pickle
 from urllib.parse import parse_qs, urlsplit
 
 import pytest
 import requests
 
-from airflow_provider_tiktok.exceptions import TikTokApiError, TikTokConfigError
+from airflow_provider_tiktok.exceptions import TikTokApiError, TikTokConfigError, TikTokPartialSuccess
 from airflow_provider_tiktok.hooks.tiktok import TikTokAdsHook
-from tests.conftest import FAKE_SECRET, FAKE_TOKEN, TEST_BASE_URL
+from tests.helpers.connections import FAKE_SECRET, FAKE_TOKEN, TEST_BASE_URL
+
+pytestmark = pytest.mark.unit
 
 API = TEST_BASE_URL + "/open_api/v1.3/"
 
@@ -24,7 +27,7 @@ def envelope(code: int = 0, data: object = None, message: str = "OK", request_id
 def hook(tiktok_conn: str) -> TikTokAdsHook:
     hook = TikTokAdsHook(tiktok_conn)
     hook.sleeps = []  # type: ignore[attr-defined]
-    hook._sleep = hook.sleeps.append  # type: ignore[attr-defined]  # record backoff instead of sleeping
+    hook.sleep = hook.sleeps.append  # type: ignore[attr-defined]  # record backoff instead of sleeping
     return hook
 
 
@@ -41,7 +44,8 @@ def test_http_200_with_error_code_raises_with_request_id(hook, requests_mock):
         hook.request("GET", "advertiser/info/")
     err = info.value
     assert (err.code, err.request_id, err.http_status, err.retryable) == (40001, "abc123", 200, False)
-    assert "request_id=abc123" in str(err) and "advertiser" in str(err)
+    assert "request_id=abc123" in str(err)
+    assert "advertiser" in str(err)
     assert requests_mock.call_count == 1  # non-retryable: failed at once
     assert hook.sleeps == []
 
@@ -103,7 +107,7 @@ def test_before_retry_sees_each_retry_after_its_backoff_and_can_stop_it(hook, re
 def test_rate_limit_backoff_outlasts_a_five_minute_lock(tiktok_conn, requests_mock):
     hook = TikTokAdsHook(tiktok_conn)  # default retry policy
     waits: list[float] = []
-    hook._sleep = waits.append
+    hook.sleep = waits.append
     requests_mock.get(API + "ad/get/", json=envelope(40100, message="locked"))
     with pytest.raises(TikTokApiError) as info:
         hook.request("GET", "ad/get/")
@@ -114,7 +118,7 @@ def test_rate_limit_backoff_outlasts_a_five_minute_lock(tiktok_conn, requests_mo
 
 def test_backoff_is_exponential_with_jitter_and_capped(hook):
     hook.backoff_base, hook.backoff_max = 1.0, 8.0
-    delays = [hook._backoff(n, 50000) for n in range(1, 8)]
+    delays = [hook.backoff(n, 50000) for n in range(1, 8)]
     for n, delay in enumerate(delays, start=1):
         ceiling = min(8.0, 2 ** (n - 1))
         assert ceiling * 0.5 <= delay <= ceiling
@@ -128,12 +132,22 @@ def test_rpc_validation_error_is_retried_once_only(hook, requests_mock):
     assert info.value.code == 40700
 
 
-def test_partial_success_is_returned_with_details(hook, requests_mock):
+def test_partial_success_is_returned_with_details_to_event_uploads_only(hook, requests_mock):
     details = {"failed_events": [{"index": 3, "code": 40002}]}
     requests_mock.post(API + "event/track/", json=envelope(20001, data=details, message="partial", request_id="p1"))
-    data = hook.request("POST", "event/track/", json={"data": []})
-    assert data["failed_events"] == details["failed_events"]
-    assert data["_partial_success"] is True and data["_request_id"] == "p1"
+    result = hook.track_events({"data": []})
+    assert result.data["failed_events"] == details["failed_events"]
+    assert result.partial is True
+    assert result.request_id == "p1"
+    assert requests_mock.call_count == 1
+    with pytest.raises(TikTokPartialSuccess) as info:  # any other caller gets it as an error, details kept
+        hook.request("POST", "event/track/", json={"data": []})
+    assert info.value.code == 20001
+    assert info.value.request_id == "p1"
+    assert info.value.details == details
+    assert not info.value.retryable
+    assert requests_mock.call_count == 2
+    assert pickle.loads(pickle.dumps(info.value)).details == details
 
 
 @pytest.mark.parametrize(
@@ -186,9 +200,12 @@ def test_tokens_and_secrets_never_reach_logs_or_errors(hook, requests_mock, capl
     caplog.set_level(logging.DEBUG)
     with pytest.raises(TikTokApiError) as info:
         hook.request("GET", "ad/get/")
-    assert FAKE_TOKEN not in str(info.value) and FAKE_SECRET not in str(info.value)
-    assert FAKE_TOKEN not in caplog.text and FAKE_SECRET not in caplog.text
-    assert FAKE_TOKEN not in repr(hook.config) and FAKE_SECRET not in repr(hook.config)
+    assert FAKE_TOKEN not in str(info.value)
+    assert FAKE_SECRET not in str(info.value)
+    assert FAKE_TOKEN not in caplog.text
+    assert FAKE_SECRET not in caplog.text
+    assert FAKE_TOKEN not in repr(hook.config)
+    assert FAKE_SECRET not in repr(hook.config)
     # The token and app secret are registered with Airflow's masker, so task logs redact them.
     assert redact(f"token {FAKE_TOKEN} secret {FAKE_SECRET}") == "token *** secret ***"
 
@@ -244,14 +261,17 @@ def test_test_connection_lists_reachable_advertisers(hook, requests_mock):
         json=envelope(data={"list": [{"advertiser_id": "7000000000000000001", "advertiser_name": "Shop"}]}),
     )
     ok, message = hook.test_connection()
-    assert ok and "7000000000000000001 (Shop)" in message
+    assert ok
+    assert "7000000000000000001 (Shop)" in message
     assert requests_mock.last_request.qs["secret"] == [FAKE_SECRET.lower()]
 
 
 def test_test_connection_reports_a_revoked_token(hook, requests_mock):
     requests_mock.get(API + "oauth2/advertiser/get/", json=envelope(40105, message="revoked", request_id="r5"))
     ok, message = hook.test_connection()
-    assert not ok and "r5" in message and FAKE_TOKEN not in message
+    assert not ok
+    assert "r5" in message
+    assert FAKE_TOKEN not in message
 
 
 def test_oauth_helpers(hook, requests_mock):
@@ -271,8 +291,7 @@ def test_events_and_marketing_calls_draw_from_separate_host_wide_budgets(set_tik
     hook = TikTokAdsHook()
     events, marketing = hook.limiter("event/track/"), hook.limiter("advertiser/info/")
     assert (events.rate, marketing.rate) == (70.0, 7.0)
-    assert events.path != marketing.path and {events.path.parent, marketing.path.parent} == {
-        home / "tiktok" / "ratelimit"
-    }
+    assert events.path != marketing.path
+    assert {events.path.parent, marketing.path.parent} == {home / "tiktok" / "ratelimit"}
     assert TikTokAdsHook(events_rate_limit=5).limiter("event/track/").rate == 5.0
     assert TikTokAdsHook(rate_limit=3).limiter("event/track/").rate == 70.0

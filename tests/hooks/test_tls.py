@@ -23,7 +23,7 @@ import pytest
 
 from airflow_provider_tiktok.exceptions import TikTokApiError
 from airflow_provider_tiktok.hooks.tiktok import TikTokAdsHook
-from tests.conftest import FAKE_TOKEN
+from tests.helpers.connections import FAKE_TOKEN
 
 PACKAGE = Path(__file__).resolve().parents[2] / "airflow_provider_tiktok"
 INFO = "/open_api/v1.3/advertiser/info/"
@@ -142,7 +142,7 @@ def make_hook(home: Path, set_tiktok_conn: Callable[..., None]) -> Callable[...,
     def make(host: str, **extra: object) -> TikTokAdsHook:
         set_tiktok_conn(host=host, token=FAKE_TOKEN, rate_limit="1000", **extra)
         hook = TikTokAdsHook("tiktok_default", max_attempts=1, timeout=10)
-        hook._sleep = lambda seconds: None
+        hook.sleep = lambda seconds: None
         return hook
 
     return make
@@ -152,6 +152,7 @@ def tokens_seen(server: Server) -> list[str]:
     return [headers.get("Access-Token", "") for _, headers in server.seen]
 
 
+@pytest.mark.unit
 def test_no_code_in_the_package_turns_verification_off():
     sources = sorted(PACKAGE.rglob("*.py"))
     assert len(sources) > 20
@@ -164,6 +165,7 @@ def test_no_code_in_the_package_turns_verification_off():
     assert found == []
 
 
+@pytest.mark.unit
 @pytest.mark.parametrize("host", ["", "https://business-api.tiktok.com", "http://127.0.0.1:8765"])
 def test_the_session_verifies_certificates_whatever_the_base_url(make_hook, host):
     hook = make_hook(host)
@@ -171,20 +173,24 @@ def test_the_session_verifies_certificates_whatever_the_base_url(make_hook, host
     assert hook.session.trust_env is True  # REQUESTS_CA_BUNDLE may add a CA, never remove the check
 
 
+@pytest.mark.integration
 def test_an_https_base_url_refuses_an_untrusted_certificate_before_sending_anything(make_hook, https_server):
     hook = make_hook(https_server.url)
     with pytest.raises(TikTokApiError) as info:
         hook.request("GET", "advertiser/info/")
-    assert info.value.code is None and "SSLError" in str(info.value)
+    assert info.value.code is None
+    assert "SSLError" in str(info.value)
     assert https_server.seen == []  # the token never left the client
 
 
+@pytest.mark.integration
 def test_a_certificate_the_user_trusts_is_accepted(make_hook, https_server, certificate, monkeypatch):
     monkeypatch.setenv("REQUESTS_CA_BUNDLE", str(certificate[0]))
     assert make_hook(https_server.url).request("GET", "advertiser/info/") == {"list": []}
     assert tokens_seen(https_server) == [FAKE_TOKEN]  # so the refusal above was the certificate check
 
 
+@pytest.mark.integration
 @pytest.mark.parametrize("env", [{}, {"CURL_CA_BUNDLE": ""}, {"REQUESTS_CA_BUNDLE": ""}])
 def test_connection_extras_and_empty_ca_variables_cannot_turn_verification_off(
     make_hook, https_server, monkeypatch, env
@@ -198,6 +204,7 @@ def test_connection_extras_and_empty_ca_variables_cannot_turn_verification_off(
     assert https_server.seen == []
 
 
+@pytest.mark.integration
 def test_a_host_without_a_scheme_means_https_never_plain_http(make_hook, http_server):
     hook = make_hook(http_server.url.removeprefix("http://"))
     assert hook.config.base_url == "https://" + http_server.url.removeprefix("http://")
@@ -207,12 +214,15 @@ def test_a_host_without_a_scheme_means_https_never_plain_http(make_hook, http_se
     assert http_server.seen == []  # a TLS handshake, not a request: no fallback to plain HTTP
 
 
+@pytest.mark.integration
 def test_only_an_explicit_http_base_url_talks_plain_http(make_hook, http_server):
     hook = make_hook(http_server.url)
     assert hook.request("GET", "advertiser/info/") == {"list": []}
-    assert http_server.seen == [(INFO, http_server.seen[0][1])] and tokens_seen(http_server) == [FAKE_TOKEN]
+    assert http_server.seen == [(INFO, http_server.seen[0][1])]
+    assert tokens_seen(http_server) == [FAKE_TOKEN]
 
 
+@pytest.mark.integration
 def test_a_redirect_never_carries_the_token_to_plain_http(
     make_hook, https_server, http_server, certificate, monkeypatch
 ):

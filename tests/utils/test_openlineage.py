@@ -12,7 +12,10 @@ from types import SimpleNamespace
 
 import pytest
 
+from airflow_provider_tiktok.utils import clock
 from airflow_provider_tiktok.utils import openlineage as ol
+
+pytestmark = pytest.mark.unit
 
 WAREHOUSE = {"conn_type": "postgres", "host": "db.example.com", "port": 6543, "schema": "marketing_db", "login": "u"}
 
@@ -69,7 +72,8 @@ def test_ad_metrics_into_a_folder():
     assert (target.namespace, target.name) == ("file", "/srv/metrics")
     assert list(target.outputFacets) == ["outputStatistics"]
     assert target.outputFacets["outputStatistics"].rowCount == 1234
-    assert lineage.run_facets == {} and lineage.job_facets == {}
+    assert lineage.run_facets == {}
+    assert lineage.job_facets == {}
 
 
 def test_ad_metrics_into_a_table(warehouse):
@@ -183,7 +187,7 @@ def test_the_operators_work_without_the_openlineage_provider(
         state_uri=str(tmp_path / "state"),
         rejects_uri=str(tmp_path / "rejects.jsonl"),
     )
-    monkeypatch.setattr(events, "utcnow", lambda: datetime(2026, 3, 10, 15, 30, tzinfo=timezone.utc))
+    monkeypatch.setattr(clock, "utcnow", lambda: datetime(2026, 3, 10, 15, 30, tzinfo=timezone.utc))
     ti = SimpleNamespace(dag_id="d", task_id="upload", map_index=-1, xcom_push=lambda key, value: None)
     context = {"ti": ti, "run_id": "manual__1", "outlet_events": OutletEventAccessors()}
     assert op.execute(context)["sent"] == 1

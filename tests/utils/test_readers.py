@@ -12,17 +12,20 @@ from airflow_provider_tiktok.exceptions import TikTokConfigError, TikTokInputErr
 from airflow_provider_tiktok.utils.readers import iter_records
 
 
+@pytest.mark.unit
 def test_list_of_records_and_scalars():
     assert list(iter_records([{"a": 1}, {"a": 2}])) == [(1, {"a": 1}), (2, {"a": 2})]
     assert list(iter_records(["x@example.com", 5])) == [(1, {"value": "x@example.com"}), (2, {"value": 5})]
 
 
+@pytest.mark.unit
 def test_field_map_renames_and_refuses_collisions():
     assert list(iter_records([{"mail": "m", "x": 1}], field_map={"mail": "email"})) == [(1, {"email": "m", "x": 1})]
     with pytest.raises(TikTokInputError, match=r"row 1.*field_map"):
         list(iter_records([{"mail": "m", "email": "e"}], field_map={"mail": "email"}))
 
 
+@pytest.mark.unit
 def test_field_map_to_none_drops_a_column():
     rows = list(
         iter_records([{"mail": "m", "internal": 1, "note": "x"}], field_map={"mail": "email", "internal": None})
@@ -30,6 +33,7 @@ def test_field_map_to_none_drops_a_column():
     assert rows == [(1, {"email": "m", "note": "x"})]
 
 
+@pytest.mark.unit
 def test_csv_with_bom_empty_cells_and_gzip(tmp_path):
     text = "\ufeffemail,value\njane@example.com,12.5\nbob@example.com,\n"
     plain = tmp_path / "in.csv"
@@ -41,12 +45,14 @@ def test_csv_with_bom_empty_cells_and_gzip(tmp_path):
     assert list(iter_records(f"file://{packed}")) == expected
 
 
+@pytest.mark.unit
 def test_json_lines(tmp_path):
     path = tmp_path / "in.jsonl"
     path.write_text('{"a": 1}\n\n{"a": [2]}\n', encoding="utf-8")
     assert list(iter_records(path)) == [(1, {"a": 1}), (2, {"a": [2]})]
 
 
+@pytest.mark.unit
 @pytest.mark.parametrize(
     ("name", "content", "message"),
     [
@@ -66,6 +72,7 @@ def test_malformed_files_name_the_row_not_the_value(tmp_path, name, content, mes
     assert "secret" not in str(info.value)
 
 
+@pytest.mark.unit
 @pytest.mark.parametrize(
     ("source", "kwargs", "message"),
     [
@@ -82,6 +89,7 @@ def test_bad_arguments_are_config_errors(source, kwargs, message):
         list(iter_records(source, **kwargs))
 
 
+@pytest.mark.unit
 def test_empty_inputs_yield_nothing(tmp_path):
     (tmp_path / "empty.csv").write_text("")
     (tmp_path / "header.csv").write_text("email\n")
@@ -90,6 +98,7 @@ def test_empty_inputs_yield_nothing(tmp_path):
     assert list(iter_records([])) == []
 
 
+@pytest.mark.unit
 def test_large_file_streams_in_flat_memory(tmp_path):
     path = tmp_path / "big.jsonl"
     with path.open("w") as handle:
@@ -103,6 +112,7 @@ def test_large_file_streams_in_flat_memory(tmp_path):
     assert peak < 5_000_000, f"peak {peak} bytes: the reader must not hold the file"
 
 
+@pytest.mark.integration
 def test_sql_is_streamed_from_a_real_postgres_in_chunks(postgres_server, monkeypatch):
     import psycopg2
 
@@ -114,7 +124,8 @@ def test_sql_is_streamed_from_a_real_postgres_in_chunks(postgres_server, monkeyp
         iter_records(None, sql="select email, n from members order by n", sql_conn_id="members_db", chunk_size=7)
     )
     assert len(rows) == 25
-    assert rows[0] == (1, {"email": "u0@example.com", "n": 0}) and rows[-1] == (
+    assert rows[0] == (1, {"email": "u0@example.com", "n": 0})
+    assert rows[-1] == (
         25,
         {"email": "u24@example.com", "n": 24},
     )

@@ -4,7 +4,11 @@ from __future__ import annotations
 
 import stat
 
+import pytest
+
 from airflow_provider_tiktok.utils.storage import ensure_dir
+
+pytestmark = pytest.mark.unit
 
 
 def test_every_missing_parent_is_created_owner_only(tmp_path):

@@ -9,15 +9,17 @@ from decimal import Decimal
 
 import pytest
 
+from airflow_provider_tiktok.ad_metrics.report import days_between
 from airflow_provider_tiktok.emulator import ADVERTISER_A, ADVERTISER_B, ADVERTISER_C
 from airflow_provider_tiktok.exceptions import TikTokConfigError
+from airflow_provider_tiktok.links import XCOM_LINK_KEY
 from airflow_provider_tiktok.operators.ad_metrics import (
     ASSET_ALIAS,
-    XCOM_LINK_KEY,
     TikTokAdMetricsOperator,
 )
-from airflow_provider_tiktok.utils.reporting import days_between
-from tests.operators.ad_metrics.conftest import NOW, expected_partition, partition, spy_requests
+from tests.helpers.ad_metrics import NOW, expected_partition, partition, spy_requests
+
+pytestmark = pytest.mark.integration
 
 D = date.fromisoformat
 REPORT = "report/integrated/get/"
@@ -89,7 +91,8 @@ def test_45_days_in_two_windows_equal_the_emulator_rows(emulator, emulator_conn,
     [event] = ctx["outlet_events"][AssetAlias(name=ASSET_ALIAS)].asset_alias_events
     assert event.dest_asset_key.uri == f"tiktok-ad-metrics://{ADVERTISER_A}/"  # as Airflow normalises it
     assert event.extra["totals"] == summary["totals"]
-    assert event.extra["rows"] == summary["rows"] and event.extra["days"] == 45
+    assert event.extra["rows"] == summary["rows"]
+    assert event.extra["days"] == 45
 
 
 def test_deleted_ads_spend_is_included_unless_excluded(emulator, emulator_conn, home, context, tmp_path):
@@ -266,4 +269,5 @@ def test_literal_advertiser_emits_on_its_declared_asset(emulator, emulator_conn,
     op = TikTokAdMetricsOperator(task_id="t", advertiser_id=ADVERTISER_A, date_from="2026-02-01")
     summary = op.execute(ctx)
     event = ctx["outlet_events"][Asset(uri=f"tiktok-ad-metrics://{ADVERTISER_A}")]
-    assert event.extra["totals"] == summary["totals"] and event.extra["rows"] == summary["rows"]
+    assert event.extra["totals"] == summary["totals"]
+    assert event.extra["rows"] == summary["rows"]

@@ -13,7 +13,7 @@ import pytest
 
 from airflow_provider_tiktok.emulator import ADVERTISER_A
 from airflow_provider_tiktok.operators.ad_metrics import TikTokAdMetricsOperator
-from tests.operators.ad_metrics.conftest import expected_partition, partition
+from tests.helpers.ad_metrics import expected_partition, partition
 
 DAG_FILE = Path(__file__).parents[3] / "dags_examples" / "tiktok_ad_metrics.py"
 LOS_ANGELES = ZoneInfo("America/Los_Angeles")
@@ -34,6 +34,7 @@ def timetable(dag):
     return coerce_to_core_timetable(dag.timetable)
 
 
+@pytest.mark.unit
 def test_dag_settings(dag):
     assert dag.dag_id == "tiktok_ad_metrics"
     assert dag.catchup is False
@@ -47,6 +48,7 @@ def test_dag_settings(dag):
     assert dag.start_date <= pendulum.now("UTC") - timedelta(days=366)  # any day of the last year is backfillable
 
 
+@pytest.mark.unit
 @pytest.mark.parametrize("day", ["2025-11-01", "2025-11-02", "2025-11-03", "2026-03-08", "2026-03-09", "2026-02-28"])
 def test_each_run_covers_one_calendar_day_in_the_advertiser_zone(timetable, day):
     local_midnight = datetime.combine(date.fromisoformat(day) + timedelta(days=1), time(), LOS_ANGELES)
@@ -61,6 +63,7 @@ def test_each_run_covers_one_calendar_day_in_the_advertiser_zone(timetable, day)
     )
 
 
+@pytest.mark.integration
 def test_a_scheduled_run_imports_its_advertiser_day(dag, timetable, emulator, emulator_conn, context, home):
     interval = timetable.infer_manual_data_interval(run_after=pendulum.datetime(2026, 3, 10, 15, 30, tz="UTC"))
     [task] = dag.tasks

@@ -12,6 +12,8 @@ from airflow_provider_tiktok.emulator import ADVERTISER_A, ADVERTISER_B
 from airflow_provider_tiktok.exceptions import TikTokConfigError
 from airflow_provider_tiktok.operators.ad_metrics import TikTokAdMetricsOperator
 
+pytestmark = pytest.mark.integration
+
 DAYS = (date(2026, 3, 1), date(2026, 3, 2))
 
 
@@ -36,7 +38,8 @@ def test_facets_of_an_import_into_a_folder(emulator, emulator_conn, context, tmp
     )
     assert (target.namespace, target.name) == ("file", str(tmp_path))
     rows = expected_rows(emulator, ADVERTISER_B)
-    assert rows > 0 and summary["rows"] == rows
+    assert rows > 0
+    assert summary["rows"] == rows
     assert target.outputFacets["outputStatistics"].rowCount == rows
     assert emulator.state.stats()["calls"] == calls  # lineage asked TikTok nothing
 

@@ -12,16 +12,17 @@ from urllib.parse import parse_qs, urlsplit
 import pytest
 
 from airflow_provider_tiktok.exceptions import TikTokApiError, TikTokConfigError
-from airflow_provider_tiktok.operators import ad_metrics
+from airflow_provider_tiktok.links import XCOM_LINK_KEY, TikTokLink
 from airflow_provider_tiktok.operators.ad_metrics import (
     ASSET_ALIAS,
     DEFAULT_DATE_FROM,
-    XCOM_LINK_KEY,
-    TikTokAdMetricsLink,
     TikTokAdMetricsOperator,
 )
-from tests.conftest import TEST_BASE_URL
-from tests.operators.ad_metrics.conftest import partition
+from airflow_provider_tiktok.utils import clock
+from tests.helpers.ad_metrics import partition
+from tests.helpers.connections import TEST_BASE_URL
+
+pytestmark = pytest.mark.unit
 
 API = TEST_BASE_URL + "/open_api/v1.3/"
 DATA = Path(__file__).parents[2] / "data" / "ad_metrics"
@@ -65,7 +66,8 @@ def test_records_are_written_per_day_exactly_as_expected(api, context, tmp_path)
         text = partition(tmp_path, ADVERTISER, date.fromisoformat(day)).read_text(encoding="utf-8")
         assert text == "".join(line for line in expected if f'"date":"{day}"' in line)
     empty_day = partition(tmp_path, ADVERTISER, date(2026, 2, 2))
-    assert empty_day.exists() and empty_day.read_bytes() == b""  # "no spend", not "not imported"
+    assert empty_day.exists()
+    assert empty_day.read_bytes() == b""
     assert oct(empty_day.stat().st_mode & 0o777) == "0o600"
 
     rows = _load("report_page.json")["data"]["list"]
@@ -109,7 +111,8 @@ def test_the_advertiser_profile_is_read_once_then_cached_per_api_host(api, conte
     kwargs = {"date_from": "2026-01-31", "date_to": "2026-02-01", "destination": str(tmp_path)}
     TikTokAdMetricsOperator(task_id="t", **kwargs).execute(context())
     [cached] = (home / "tiktok" / "ad_metrics" / ".advertisers").iterdir()
-    assert cached.name.startswith(f"{ADVERTISER}-") and cached.name.endswith(".json")
+    assert cached.name.startswith(f"{ADVERTISER}-")
+    assert cached.name.endswith(".json")
     assert json.loads(cached.read_text()) == {"currency": "USD", "timezone": "America/Los_Angeles"}
     assert oct(cached.stat().st_mode & 0o777) == "0o600"
 
@@ -249,9 +252,11 @@ def test_operator_surface():
         0,
         365,
     )
-    assert op.include_deleted is True and op.tiktok_conn_id == "tiktok_default"
+    assert op.include_deleted is True
+    assert op.tiktok_conn_id == "tiktok_default"
     assert isinstance(TikTokAdMetricsOperator.template_fields, tuple)
-    assert "tiktok_conn_id" in op.template_fields and "date_from" in op.template_fields
+    assert "tiktok_conn_id" in op.template_fields
+    assert "date_from" in op.template_fields
     assert op.outlets == [AssetAlias(name=ASSET_ALIAS)]
     mine = Asset(uri="s3://bucket/metrics")
     assert TikTokAdMetricsOperator(task_id="u", outlets=[mine]).outlets == [mine, AssetAlias(name=ASSET_ALIAS)]
@@ -261,7 +266,7 @@ def test_operator_surface():
     assert TikTokAdMetricsOperator(task_id="w", advertiser_id="{{ params.adv }}").outlets == [
         AssetAlias(name=ASSET_ALIAS)
     ]
-    assert [type(link) for link in op.operator_extra_links] == [TikTokAdMetricsLink]
+    assert [type(link) for link in op.operator_extra_links] == [TikTokLink]
     with pytest.raises(TypeError):
         TikTokAdMetricsOperator("t")  # keyword-only
 
@@ -276,7 +281,7 @@ def test_the_extra_link_reads_the_url_the_task_pushed(monkeypatch):
         return "https://ads.tiktok.com/i18n/perf/creative?aadvid=42"
 
     monkeypatch.setattr(XCom, "get_value", staticmethod(get_value))
-    link = TikTokAdMetricsLink()
+    [link] = TikTokAdMetricsOperator.operator_extra_links
     assert link.name == "TikTok Ads Manager"
     assert link.get_link(TikTokAdMetricsOperator(task_id="t"), ti_key="key-1") == (
         "https://ads.tiktok.com/i18n/perf/creative?aadvid=42"
@@ -292,7 +297,7 @@ def test_the_task_rate_limit_reaches_the_hook(tiktok_conn):
 
 
 def test_utcnow_is_aware():
-    assert ad_metrics.utcnow().utcoffset().total_seconds() == 0
+    assert clock.utcnow().utcoffset().total_seconds() == 0
 
 
 def test_an_object_storage_destination_gets_the_same_partitions(api, context, tmp_path):

@@ -11,12 +11,12 @@ from pathlib import Path
 import psycopg
 import pytest
 
+from airflow_provider_tiktok.ad_metrics.report import days_between
+from airflow_provider_tiktok.ad_metrics.sinks import COLUMNS, PostgresUpsertSink, quote_table, sql_hook
 from airflow_provider_tiktok.emulator import ADVERTISER_A
 from airflow_provider_tiktok.exceptions import TikTokConfigError
 from airflow_provider_tiktok.operators.ad_metrics import TikTokAdMetricsOperator
-from airflow_provider_tiktok.utils.metric_sinks import COLUMNS, PostgresUpsertSink, quote_table, sql_hook
-from airflow_provider_tiktok.utils.reporting import days_between
-from tests.operators.ad_metrics.conftest import NOW, expected_record
+from tests.helpers.ad_metrics import NOW, expected_record
 
 pytestmark = pytest.mark.postgres
 
@@ -54,13 +54,16 @@ def _import(**kwargs):
     return TikTokAdMetricsOperator(task_id="t", sql_conn_id="tiktok_pg", table="ad_metrics", **kwargs)
 
 
+@pytest.mark.integration
 def test_import_creates_the_table_and_rows_equal_the_emulator(pg, emulator, emulator_conn, context):
     summary = _import(date_from="2026-02-01", date_to="2026-02-03").execute(context())
     days = days_between(D("2026-02-01"), D("2026-02-03"))
     rows = _rows(pg)
     assert rows == _expected_rows(emulator, days)
-    assert isinstance(rows[0][COLUMNS_INDEX["cost"]], Decimal) and isinstance(rows[0][COLUMNS_INDEX["clicks"]], int)
-    assert summary["rows"] == len(rows) and summary["destination"] == "tiktok_pg:ad_metrics"
+    assert isinstance(rows[0][COLUMNS_INDEX["cost"]], Decimal)
+    assert isinstance(rows[0][COLUMNS_INDEX["clicks"]], int)
+    assert summary["rows"] == len(rows)
+    assert summary["destination"] == "tiktok_pg:ad_metrics"
     with psycopg.connect(pg.dsn) as conn:
         key = conn.execute(
             "SELECT array_agg(a.attname ORDER BY k.ord) FROM pg_index i "
@@ -71,6 +74,7 @@ def test_import_creates_the_table_and_rows_equal_the_emulator(pg, emulator, emul
     assert key == ["ad_account_id", "ad_id", "date"]
 
 
+@pytest.mark.integration
 def test_rerun_changes_nothing_and_lookback_counts_revised_rows(pg, emulator, emulator_conn, context, clock):
     first = _import(date_from="2026-03-09", lookback_days=3).execute(context())
     before = _rows(pg)
@@ -102,6 +106,7 @@ def test_rerun_changes_nothing_and_lookback_counts_revised_rows(pg, emulator, em
     assert second["rows_changed_by_lookback"] == revised
 
 
+@pytest.mark.integration
 def test_a_rerun_removes_rows_tiktok_no_longer_reports_for_the_covered_days(pg, emulator, emulator_conn, context):
     _import(date_from="2026-02-01", date_to="2026-02-02").execute(context())
     with psycopg.connect(pg.dsn) as conn:
@@ -121,6 +126,7 @@ def test_a_rerun_removes_rows_tiktok_no_longer_reports_for_the_covered_days(pg, 
     assert kept == _expected_rows(emulator, days_between(D("2026-02-01"), D("2026-02-03")))
 
 
+@pytest.mark.integration
 def test_a_failing_run_rolls_back_everything(pg, emulator, emulator_conn, context):
     _import(date_from="2026-02-01").execute(context())
     with psycopg.connect(pg.dsn, autocommit=True) as conn:
@@ -145,6 +151,7 @@ def test_a_failing_run_rolls_back_everything(pg, emulator, emulator_conn, contex
     assert days == [D("2026-02-01"), D("2026-02-03")]
 
 
+@pytest.mark.integration
 def test_a_schema_qualified_table(pg, emulator, emulator_conn, context):
     op = TikTokAdMetricsOperator(
         task_id="t", sql_conn_id="tiktok_pg", table="analytics.TikTok_Metrics", date_from="2026-02-01"
@@ -153,6 +160,7 @@ def test_a_schema_qualified_table(pg, emulator, emulator_conn, context):
     assert len(_rows(pg, '"analytics"."TikTok_Metrics"')) == summary["rows"] > 0
 
 
+@pytest.mark.integration
 def test_a_missing_schema_is_created_with_the_table(pg, emulator, emulator_conn, context):
     op = TikTokAdMetricsOperator(
         task_id="t", sql_conn_id="tiktok_pg", table="marketing_new.metrics", date_from="2026-02-01"
@@ -161,17 +169,20 @@ def test_a_missing_schema_is_created_with_the_table(pg, emulator, emulator_conn,
     assert len(_rows(pg, '"marketing_new"."metrics"')) == summary["rows"] > 0
 
 
+@pytest.mark.unit
 @pytest.mark.parametrize("table", ["ad-metrics", "a.b.c", "x; DROP TABLE y", "1table", "", "metrics "])
 def test_table_names_are_checked(table):
     with pytest.raises(TikTokConfigError, match=r"table must be a name or schema\.name"):
         quote_table(table)
 
 
+@pytest.mark.unit
 def test_quote_table():
     assert quote_table("ad_metrics") == '"ad_metrics"'
     assert quote_table("analytics.Ad_Metrics") == '"analytics"."Ad_Metrics"'
 
 
+@pytest.mark.integration
 def test_sql_hook_is_the_postgres_hook_and_other_dialects_are_refused(pg, monkeypatch):
     from airflow.providers.postgres.hooks.postgres import PostgresHook
 
@@ -193,6 +204,7 @@ class Psycopg2Hook:
         return psycopg2.connect(self.dsn)
 
 
+@pytest.mark.integration
 def test_the_sink_speaks_psycopg2_too_and_counts_revisions_on_checked_days_only(pg):
     lines = (Path(__file__).parents[2] / "data" / "ad_metrics" / "expected_records.jsonl").read_text(encoding="utf-8")
     records = [json.loads(line) for line in lines.splitlines()]
@@ -218,6 +230,7 @@ def test_the_sink_speaks_psycopg2_too_and_counts_revisions_on_checked_days_only(
         assert row[COLUMNS_INDEX["utm_campaign"]] == record["user_properties"]["utm_campaign"]
 
 
+@pytest.mark.integration
 def test_parallel_first_runs_do_not_race_on_creating_the_table(pg, emulator, emulator_conn, context):
     from concurrent.futures import ThreadPoolExecutor
 

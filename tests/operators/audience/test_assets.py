@@ -11,7 +11,7 @@ import pytest
 from airflow_provider_tiktok.emulator import ADVERTISER_A
 from airflow_provider_tiktok.emulator.testing import EmulatorServer
 from airflow_provider_tiktok.operators.audience import ASSET_ALIAS, TikTokAudienceSyncOperator
-from tests.operators.audience.conftest import emails
+from tests.helpers.audiences import emails
 from tests.operators.audience.test_operator import context, operator
 
 BASE = {"task_id": "sync", "members": ["a@example.com"], "id_type": "email"}
@@ -23,6 +23,7 @@ def run_context() -> dict[str, Any]:
     return {**context(), "outlet_events": OutletEventAccessors()}
 
 
+@pytest.mark.unit
 @pytest.mark.parametrize(
     ("kwargs", "uri"),
     [
@@ -41,6 +42,7 @@ def test_a_literal_audience_declares_its_asset(kwargs, uri):
     ]
 
 
+@pytest.mark.unit
 @pytest.mark.parametrize(
     "kwargs",
     [
@@ -58,6 +60,7 @@ def test_an_audience_known_at_run_time_declares_the_alias(kwargs):
     assert TikTokAudienceSyncOperator(**BASE, **kwargs, outlets=[mine]).outlets == [mine, AssetAlias(name=ASSET_ALIAS)]
 
 
+@pytest.mark.integration
 def test_the_declared_asset_carries_the_sync_counts(emulator: EmulatorServer, state_root: Path) -> None:
     from airflow.sdk import Asset
 
@@ -75,6 +78,7 @@ def test_the_declared_asset_carries_the_sync_counts(emulator: EmulatorServer, st
     assert len(emulator.state.audience_members(summary["audience_id"])) == 1200
 
 
+@pytest.mark.integration
 def test_an_audience_named_at_run_time_is_attached_through_the_alias(
     emulator: EmulatorServer, state_root: Path
 ) -> None:

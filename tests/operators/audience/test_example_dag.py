@@ -5,6 +5,8 @@ from __future__ import annotations
 import hashlib
 from pathlib import Path
 
+import pytest
+
 from airflow_provider_tiktok.emulator.testing import EmulatorServer
 from airflow_provider_tiktok.operators.audience import TikTokAudienceSyncOperator
 
@@ -63,11 +65,13 @@ def expected_members() -> list[str]:
     return [f"{FIRST[i % 20]}.{LAST[(i // 20) % 20]}{i}@example.com" for i in range(1, 1601)]
 
 
+@pytest.mark.unit
 def test_member_file_is_the_deterministic_fake_list() -> None:
     assert MEMBERS.read_text() == "email\n" + "".join(m + "\n" for m in expected_members())
     assert len(set(expected_members())) == 1600
 
 
+@pytest.mark.unit
 def test_dag_parses_with_the_pool_and_an_hourly_schedule() -> None:
     from airflow.dag_processing.dagbag import DagBag
 
@@ -78,15 +82,16 @@ def test_dag_parses_with_the_pool_and_an_hourly_schedule() -> None:
     assert isinstance(task, TikTokAudienceSyncOperator)
     assert (task.pool, task.pool_slots, task.mode, task.id_type) == ("tiktok_audience", 1, "mirror", "email")
     assert task.members == str(MEMBERS)
-    assert dag.schedule == "@hourly" and dag.max_active_runs == 1
+    assert dag.schedule == "@hourly"
+    assert dag.max_active_runs == 1
 
 
+@pytest.mark.integration
 def test_the_task_syncs_the_file_to_the_emulator(emulator: EmulatorServer, tmp_path: Path) -> None:
     from airflow.dag_processing.dagbag import DagBag
 
     task = DagBag(dag_folder=str(DAG_FILE)).dags["tiktok_audience_sync"].get_task("sync_cohort")
     task.state_uri = str(tmp_path)
-    task._clock = emulator.state.now
 
     class TI:
         task_id, try_number = "sync_cohort", 1

@@ -8,9 +8,13 @@ from datetime import datetime, timedelta, timezone
 from pathlib import Path
 from typing import Any
 
+import pytest
+
 from airflow_provider_tiktok.emulator.testing import EmulatorServer
 from airflow_provider_tiktok.operators.audience import TikTokAudienceSyncOperator
-from tests.operators.audience.conftest import audience_calls, emails, hashed
+from tests.helpers.audiences import audience_calls, emails, hashed
+
+pytestmark = pytest.mark.integration
 
 START = datetime(2026, 3, 10, 0, 30, tzinfo=timezone.utc)
 
@@ -50,7 +54,7 @@ def test_48_hourly_syncs_over_two_utc_days(emulator: EmulatorServer, state_root:
     emulator.state.set_clock(START)
     source = tmp_path / "cohort.csv"
     hook = TikTokAdsHook()
-    hook._sleep = lambda seconds: None
+    hook.sleep = lambda seconds: None
 
     def make_operator() -> TikTokAudienceSyncOperator:
         op = TikTokAudienceSyncOperator(
@@ -61,7 +65,6 @@ def test_48_hourly_syncs_over_two_utc_days(emulator: EmulatorServer, state_root:
             state_uri=str(state_root),
             replace_processing_minutes=90,
         )
-        op._clock = emulator.state.now
         op.__dict__["hook"] = hook
         return op
 
@@ -100,8 +103,10 @@ def test_48_hourly_syncs_over_two_utc_days(emulator: EmulatorServer, state_root:
     audience_id = outcomes[0]["audience_id"]
     per_day = audience_calls(emulator)[audience_id]
     assert max(per_day.values()) <= 24
-    assert per_day["2026-03-10"] == 24 and per_day["2026-03-11"] == 24  # the budget was fully used, never exceeded
-    assert deferred_per_day["2026-03-10"] > 0 and deferred_per_day["2026-03-11"] > 0
+    assert per_day["2026-03-10"] == 24
+    assert per_day["2026-03-11"] == 24
+    assert deferred_per_day["2026-03-10"] > 0
+    assert deferred_per_day["2026-03-11"] > 0
     # TikTok never had to reject anything: no call over the limit, no REPLACE while processing, no small audience
     assert set(emulator.state.stats()["codes"]) == {"0"}
     # the ledger counted exactly what TikTok counted, day by day

@@ -14,12 +14,9 @@ import pytest
 from airflow_provider_tiktok.emulator import ADVERTISER_A
 from airflow_provider_tiktok.emulator.testing import EmulatorServer
 from airflow_provider_tiktok.exceptions import TikTokConfigError
-from airflow_provider_tiktok.operators.audience import (
-    XCOM_LINK_KEY,
-    TikTokAudienceLink,
-    TikTokAudienceSyncOperator,
-)
-from tests.operators.audience.conftest import emails, hashed
+from airflow_provider_tiktok.links import XCOM_LINK_KEY, TikTokLink
+from airflow_provider_tiktok.operators.audience import TikTokAudienceSyncOperator
+from tests.helpers.audiences import emails, hashed
 
 MIDNIGHT_AND_A_MINUTE = datetime(2026, 3, 11, 0, 1, tzinfo=timezone.utc)
 
@@ -51,11 +48,11 @@ def operator(emulator: EmulatorServer, state_root: Path, **kwargs: Any) -> TikTo
         **kwargs,
     }
     op = TikTokAudienceSyncOperator(**args)
-    op._clock = emulator.state.now
-    op.hook._sleep = lambda seconds: None
+    op.hook.sleep = lambda seconds: None
     return op
 
 
+@pytest.mark.unit
 def test_arguments_are_checked() -> None:
     good = {"task_id": "t", "members": ["a@example.com"], "id_type": "email", "audience_name": "A"}
     for bad, message in [
@@ -76,12 +73,14 @@ def test_arguments_are_checked() -> None:
     )
 
 
+@pytest.mark.integration
 def test_execute_returns_the_summary_logs_one_line_and_pushes_the_link(
     emulator: EmulatorServer, state_root: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
     ctx = context()
     summary = operator(emulator, state_root).execute(ctx)
-    assert summary["actions"] == ["CREATE"] and summary["audience_calls_left_today"] == 23
+    assert summary["actions"] == ["CREATE"]
+    assert summary["audience_calls_left_today"] == 23
     assert emulator.state.audience_members(summary["audience_id"]) == hashed(emails(0, 1200))
     assert ctx["ti"].xcom == {XCOM_LINK_KEY: f"https://ads.tiktok.com/i18n/dmp/audience/list?aadvid={ADVERTISER_A}"}
     out = capsys.readouterr().out  # the task logger writes structured lines to stdout
@@ -96,6 +95,7 @@ def test_execute_returns_the_summary_logs_one_line_and_pushes_the_link(
     assert entry["run"] == "scheduled__2026-03-10T15:00:00+00:00/sync#1"
 
 
+@pytest.mark.unit
 def test_extra_link_reads_the_pushed_url(monkeypatch: pytest.MonkeyPatch) -> None:
     from airflow.sdk.execution_time.xcom import XCom
 
@@ -106,13 +106,13 @@ def test_extra_link_reads_the_pushed_url(monkeypatch: pytest.MonkeyPatch) -> Non
         return "https://ads.tiktok.com/i18n/dmp/audience/list?aadvid=1" if ti_key == "done" else None
 
     monkeypatch.setattr(XCom, "get_value", staticmethod(get_value))
-    link = TikTokAudienceLink()
+    [link] = TikTokAudienceSyncOperator.operator_extra_links
     op = TikTokAudienceSyncOperator(task_id="t", members=[], id_type="email", audience_name="A")
     assert link.name == "TikTok Audiences"
     assert link.get_link(op, ti_key="done") == "https://ads.tiktok.com/i18n/dmp/audience/list?aadvid=1"
     assert link.get_link(op, ti_key="not yet") == ""
     assert asked == [("done", XCOM_LINK_KEY), ("not yet", XCOM_LINK_KEY)]
-    assert [type(x) for x in TikTokAudienceSyncOperator.operator_extra_links] == [TikTokAudienceLink]
+    assert [type(x) for x in TikTokAudienceSyncOperator.operator_extra_links] == [TikTokLink]
 
 
 def spend_budget(emulator: EmulatorServer, state_root: Path, **kwargs: Any) -> list[str]:
@@ -124,6 +124,7 @@ def spend_budget(emulator: EmulatorServer, state_root: Path, **kwargs: Any) -> l
     return cohort + emails(6000, 10)
 
 
+@pytest.mark.integration
 def test_defers_until_the_utc_reset_then_syncs_the_current_cohort(emulator: EmulatorServer, state_root: Path) -> None:
     from airflow.providers.standard.triggers.temporal import DateTimeTrigger
     from airflow.sdk.exceptions import TaskDeferred
@@ -154,6 +155,7 @@ def test_defers_until_the_utc_reset_then_syncs_the_current_cohort(emulator: Emul
     assert ctx["ti"].xcom[XCOM_LINK_KEY].endswith(ADVERTISER_A)
 
 
+@pytest.mark.unit
 def test_trigger_is_stepped_through_without_sleeping(monkeypatch: pytest.MonkeyPatch) -> None:
     """The deferral's trigger waits on the clock in steps and yields one event carrying its moment."""
     from airflow.providers.standard.triggers import temporal
@@ -178,9 +180,11 @@ def test_trigger_is_stepped_through_without_sleeping(monkeypatch: pytest.MonkeyP
     assert event.payload == MIDNIGHT_AND_A_MINUTE
     assert now[0] >= MIDNIGHT_AND_A_MINUTE
     assert sum(slept) == (MIDNIGHT_AND_A_MINUTE - datetime(2026, 3, 10, 15, 30, tzinfo=timezone.utc)).total_seconds()
-    assert slept[0] == 3600 and slept[-1] == 1
+    assert slept[0] == 3600
+    assert slept[-1] == 1
 
 
+@pytest.mark.integration
 @pytest.mark.parametrize("policy", ["skip", "fail"])
 def test_skip_or_fail_at_the_limit(emulator: EmulatorServer, state_root: Path, policy: str) -> None:
     from airflow.sdk.exceptions import AirflowFailException, AirflowSkipException

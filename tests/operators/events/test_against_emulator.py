@@ -11,7 +11,8 @@ from airflow.sdk.exceptions import AirflowFailException
 
 from airflow_provider_tiktok.emulator import ACCESS_TOKEN
 from airflow_provider_tiktok.exceptions import TikTokApiError
-from tests.operators.events.conftest import (
+from airflow_provider_tiktok.links import XCOM_LINK_KEY
+from tests.helpers.events import (
     DATA,
     NOW_S,
     PIXEL,
@@ -22,6 +23,8 @@ from tests.operators.events.conftest import (
     sha,
     track_calls,
 )
+
+pytestmark = pytest.mark.integration
 
 SUMMARY_KEYS = {
     "event_source",
@@ -51,7 +54,8 @@ def test_2500_events_take_exactly_3_requests_and_arrive_once(emulator, context):
     summary = operator(events=records(2500)).execute(context())
     assert len(track_calls(emulator)) == 3
     got = receipts(emulator)
-    assert len(got) == 2500 and set(got.values()) == {1}
+    assert len(got) == 2500
+    assert set(got.values()) == {1}
     assert set(summary) == SUMMARY_KEYS
     assert {k: summary[k] for k in ("received", "sent", "rejected", "batches", "api_calls", "rejects_uri")} == {
         "received": 2500,
@@ -112,7 +116,8 @@ def test_3_rows_tiktok_refuses_are_isolated_997_delivered_once(emulator, context
         rows[n - 1]["event_time"] = stale
     summary = operator(events=rows, max_rejected_fraction=0.01).execute(context())
     got = receipts(emulator)
-    assert len(got) == 997 and set(got.values()) == {1}
+    assert len(got) == 997
+    assert set(got.values()) == {1}
     assert len(track_calls(emulator)) == summary["api_calls"] == calls
     assert summary["isolation_calls"] == calls - 1
     assert (summary["sent"], summary["rejected"]) == (997, 3)
@@ -134,7 +139,8 @@ def test_rate_limits_5xx_and_dropped_connections_still_deliver_every_event_once(
         emulator.state.faults.add(rule)
     summary = operator(events=records(3000)).execute(context())
     got = receipts(emulator)
-    assert len(got) == 3000 and set(got.values()) == {1}
+    assert len(got) == 3000
+    assert set(got.values()) == {1}
     assert summary["api_calls"] == len(track_calls(emulator)) == 3 + 7
     assert summary["sent"] == 3000
 
@@ -166,7 +172,8 @@ def test_a_retry_after_a_failure_in_batch_4_of_6_does_not_resend_batches_1_to_3(
     summary = operator(events=rows, max_in_flight=1).execute(context())  # the same run, retried
     assert len(track_calls(emulator)) == 4 + 3
     got = receipts(emulator)
-    assert len(got) == 6000 and set(got.values()) == {1}
+    assert len(got) == 6000
+    assert set(got.values()) == {1}
     assert (summary["batches"], summary["batches_resumed"], summary["sent"], summary["api_calls"]) == (6, 3, 6000, 3)
 
 
@@ -179,7 +186,8 @@ def test_a_retry_with_batches_in_flight_keeps_what_tiktok_accepted(emulator, con
     accepted_first = len(receipts(emulator))
     summary = operator(events=rows, max_in_flight=4).execute(context())
     got = receipts(emulator)
-    assert len(got) == 6000 and set(got.values()) == {1}
+    assert len(got) == 6000
+    assert set(got.values()) == {1}
     assert summary["batches_resumed"] * 1000 == accepted_first
     assert len(track_calls(emulator)) == 6 + 1
 
@@ -212,13 +220,12 @@ def test_no_raw_email_phone_or_token_in_logs_xcom_or_files(emulator, context, ho
         assert row["email"].strip().lower() not in everything
         assert row["phone"] not in everything
         assert row["phone"].replace("(", "").replace(") ", "").replace("-", "") not in everything
-    assert "+1415555" not in everything and ACCESS_TOKEN not in everything
+    assert "+1415555" not in everything
+    assert ACCESS_TOKEN not in everything
     assert "TikTok events to web " + PIXEL in caplog.text
 
 
 def test_link_opens_events_manager_on_the_connection_advertiser(emulator, context):
     ctx = context()
     operator(events=[record(1)]).execute(ctx)
-    assert ctx["ti"].xcom == {
-        "tiktok_events_manager_url": "https://ads.tiktok.com/i18n/events_manager?aadvid=7000000000000000001"
-    }
+    assert ctx["ti"].xcom == {XCOM_LINK_KEY: "https://ads.tiktok.com/i18n/events_manager?aadvid=7000000000000000001"}

@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 
 from airflow_provider_tiktok.operators.events import TikTokEventsUploadOperator
-from tests.operators.events.conftest import NOW, receipts, sha, track_calls
+from tests.helpers.events import NOW, receipts, sha, track_calls
 
 DAG_FILE = Path(__file__).parents[3] / "dags_examples" / "tiktok_events_upload.py"
 
@@ -23,15 +23,18 @@ def module():
     return loaded
 
 
+@pytest.mark.unit
 def test_dag_shape(module):
     dag = module.dag
     assert dag.dag_id == "tiktok_events_upload"
     upload = dag.get_task("upload_events")
     assert isinstance(upload, TikTokEventsUploadOperator)
     assert upload.upstream_task_ids == {"stage_demo_events"}
-    assert upload.test_event_code and upload.max_rejected_fraction == 0.05
+    assert upload.test_event_code
+    assert upload.max_rejected_fraction == 0.05
 
 
+@pytest.mark.unit
 def test_staging_moves_every_time_by_one_offset(module, tmp_path):
     target = tmp_path / "staged.csv"
     assert module.stage_events(module.SHIPPED_EVENTS, target, NOW) == 120
@@ -44,12 +47,13 @@ def test_staging_moves_every_time_by_one_offset(module, tmp_path):
     assert target.stat().st_mode & 0o077 == 0
 
 
+@pytest.mark.integration
 def test_the_shipped_events_reach_the_emulator(module, emulator, context, tmp_path):
     staged = tmp_path / "staged.csv"
     module.stage_events(module.SHIPPED_EVENTS, staged, NOW)
     upload = module.dag.get_task("upload_events")
     upload.events = str(staged)
-    upload.hook._sleep = lambda seconds: None
+    upload.hook.sleep = lambda seconds: None
     summary = upload.execute(context())
     assert (summary["received"], summary["sent"], summary["rejected"]) == (120, 118, 2)
     assert summary["rejected_by_reason"] == {
@@ -58,7 +62,8 @@ def test_the_shipped_events_reach_the_emulator(module, emulator, context, tmp_pa
     }
     assert summary["dropped_fields"] == {"phone": 1}
     assert summary["test_event_code"] is True
-    assert len(track_calls(emulator)) == 1 and len(receipts(emulator, module.PIXEL_CODE)) == 118
+    assert len(track_calls(emulator)) == 1
+    assert len(receipts(emulator, module.PIXEL_CODE)) == 118
     with staged.open() as handle:
         first = next(csv.DictReader(handle))
     stored = emulator.state.events[module.PIXEL_CODE].values()

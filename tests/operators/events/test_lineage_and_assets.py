@@ -7,10 +7,12 @@ import json
 
 import pytest
 
-from airflow_provider_tiktok.operators import events as events_op
 from airflow_provider_tiktok.operators.events import ASSET_ALIAS
-from tests.conftest import TEST_BASE_URL
-from tests.operators.events.conftest import NOW, PIXEL, operator, record
+from airflow_provider_tiktok.utils import clock
+from tests.helpers.connections import TEST_BASE_URL
+from tests.helpers.events import NOW, PIXEL, operator, record
+
+pytestmark = pytest.mark.unit
 
 URL = f"{TEST_BASE_URL}/open_api/v1.3/event/track/"
 EXTRA = {"event_source": "web", "received": 3, "sent": 2, "rejected": 1, "batches": 1, "test_event_code": False}
@@ -19,7 +21,7 @@ EXTRA = {"event_source": "web", "received": 3, "sent": 2, "rejected": 1, "batche
 @pytest.fixture
 def tiktok(tiktok_conn, requests_mock, monkeypatch, home):
     """requests-mock accepting every batch; the operator's clock at NOW."""
-    monkeypatch.setattr(events_op, "utcnow", lambda: NOW)
+    monkeypatch.setattr(clock, "utcnow", lambda: NOW)
     return requests_mock.post(URL, json={"code": 0, "message": "OK", "request_id": "req-1", "data": {}})
 
 

@@ -11,9 +11,11 @@ from datetime import datetime, timezone
 import pytest
 
 from airflow_provider_tiktok.exceptions import TikTokApiError, TikTokConfigError, TikTokInputError
+from airflow_provider_tiktok.links import XCOM_LINK_KEY
 from airflow_provider_tiktok.operators import events as events_op
-from tests.conftest import FAKE_TOKEN, TEST_BASE_URL
-from tests.operators.events.conftest import NOW, NOW_S, PIXEL, operator, record, sha
+from airflow_provider_tiktok.utils import clock
+from tests.helpers.connections import FAKE_TOKEN, TEST_BASE_URL
+from tests.helpers.events import NOW, NOW_S, PIXEL, operator, record, sha
 
 URL = f"{TEST_BASE_URL}/open_api/v1.3/event/track/"
 OK = {"code": 0, "message": "OK", "request_id": "req-1", "data": {}}
@@ -22,10 +24,11 @@ OK = {"code": 0, "message": "OK", "request_id": "req-1", "data": {}}
 @pytest.fixture
 def tiktok(tiktok_conn, requests_mock, monkeypatch, home):
     """requests-mock answering every event batch with success; the operator's clock at NOW."""
-    monkeypatch.setattr(events_op, "utcnow", lambda: NOW)
+    monkeypatch.setattr(clock, "utcnow", lambda: NOW)
     return requests_mock.post(URL, json=OK)
 
 
+@pytest.mark.unit
 def test_the_exact_request_with_a_field_map_test_code_and_limited_data_use(tiktok, context):
     rows = [
         {
@@ -83,6 +86,7 @@ def test_the_exact_request_with_a_field_map_test_code_and_limited_data_use(tikto
     assert summary["test_event_code"] is True
 
 
+@pytest.mark.unit
 def test_a_gzipped_json_lines_file_is_streamed(tiktok, context, tmp_path):
     path = tmp_path / "events.jsonl.gz"
     path.write_bytes(gzip.compress("".join(json.dumps(record(n)) + "\n" for n in range(1500)).encode()))
@@ -91,12 +95,14 @@ def test_a_gzipped_json_lines_file_is_streamed(tiktok, context, tmp_path):
     assert summary["sent"] == 1500
 
 
+@pytest.mark.unit
 def test_unknown_columns_fail_before_anything_is_sent(tiktok, context):
     with pytest.raises(TikTokInputError, match=r"row 1, field 'customer_email'.*field_map"):
         operator(events=[{**record(1), "customer_email": "x@example.com"}]).execute(context())
     assert tiktok.call_count == 0
 
 
+@pytest.mark.unit
 def test_an_error_about_the_request_fails_at_once_without_splitting(tiktok, requests_mock, context):
     requests_mock.post(URL, json={"code": 40002, "message": "event_source_id: pixel not found", "request_id": "r"})
     with pytest.raises(TikTokApiError, match="pixel not found"):
@@ -104,6 +110,7 @@ def test_an_error_about_the_request_fails_at_once_without_splitting(tiktok, requ
     assert requests_mock.call_count == 1
 
 
+@pytest.mark.unit
 def test_empty_input_sends_nothing(tiktok, context, tmp_path):
     (tmp_path / "none.csv").write_text("event,event_time,email,page_url\n")
     summary = operator(events=str(tmp_path / "none.csv")).execute(context())
@@ -111,6 +118,7 @@ def test_empty_input_sends_nothing(tiktok, context, tmp_path):
     assert tiktok.call_count == 0
 
 
+@pytest.mark.integration
 def test_events_from_sql_with_timestamps_and_numerics(tiktok, context, postgres_server, monkeypatch):
     import psycopg2
 
@@ -134,6 +142,7 @@ def test_events_from_sql_with_timestamps_and_numerics(tiktok, context, postgres_
     ]
 
 
+@pytest.mark.unit
 @pytest.mark.parametrize(
     ("kwargs", "message"),
     [
@@ -147,6 +156,7 @@ def test_bad_arguments_fail_at_dag_parse_time(kwargs, message):
         events_op.TikTokEventsUploadOperator(task_id="t", event_source_id=PIXEL, events=[], **kwargs)
 
 
+@pytest.mark.unit
 @pytest.mark.parametrize(
     ("kwargs", "message"),
     [({"event_source_id": " "}, "event_source_id"), ({"event_source": "tv"}, "event_source")],
@@ -157,6 +167,7 @@ def test_bad_rendered_arguments_fail_before_reading_or_sending(tiktok, context, 
     assert tiktok.call_count == 0
 
 
+@pytest.mark.unit
 def test_template_fields_and_the_link(monkeypatch):
     fields = events_op.TikTokEventsUploadOperator.template_fields
     assert {"events", "event_source_id", "sql", "sql_conn_id", "field_map", "tiktok_conn_id"} <= set(fields)
@@ -169,12 +180,14 @@ def test_template_fields_and_the_link(monkeypatch):
         return "https://ads.tiktok.com/i18n/events_manager?aadvid=1"
 
     monkeypatch.setattr(XCom, "get_value", get_value)
-    link = events_op.TikTokEventsManagerLink()
+    [link] = events_op.TikTokEventsUploadOperator.operator_extra_links
+    assert link.name == "TikTok Events Manager"
     assert link.get_link(None, ti_key="k") == "https://ads.tiktok.com/i18n/events_manager?aadvid=1"
-    assert seen == {"ti_key": "k", "key": "tiktok_events_manager_url"}
+    assert seen == {"ti_key": "k", "key": XCOM_LINK_KEY}
     assert events_op.events_manager_url(None) == "https://ads.tiktok.com/i18n/events_manager"
 
 
+@pytest.mark.unit
 def test_mapped_tasks_keep_separate_progress(tiktok, context, home):
     ctx = context()
     ctx["ti"].map_index = 0

@@ -16,7 +16,7 @@ import os
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, TextIO
 
 #: Ids sorted in memory at once (about 130 MB of Python strings).
 DEFAULT_CHUNK_SIZE = 1_000_000
@@ -39,7 +39,7 @@ class UploadFile:
     md5: str
 
 
-def _open_private(path: Path):
+def _open_private(path: Path) -> TextIO:
     """A new owner-only text file for writing (hashed ids are personal data)."""
     fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
     return os.fdopen(fd, "w", encoding="ascii", newline="", buffering=_BUFFER)
@@ -180,7 +180,7 @@ class UploadFileWriter:
 
     :param work_dir: local folder for the files.
     :param prefix: file name prefix (e.g. ``added``).
-    :param ids_per_file: lines per file (see :func:`~airflow_provider_tiktok.utils.audience_plan.ids_per_file`).
+    :param ids_per_file: lines per file (see :func:`~airflow_provider_tiktok.audiences.plan.ids_per_file`).
     """
 
     def __init__(self, work_dir: Path, prefix: str, ids_per_file: int) -> None:

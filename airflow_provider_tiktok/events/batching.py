@@ -16,7 +16,8 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from airflow_provider_tiktok.exceptions import TikTokApiError
-from airflow_provider_tiktok.utils.codes import INVALID_PARAMS
+from airflow_provider_tiktok.hooks.codes import INVALID_PARAMS
+from airflow_provider_tiktok.hooks.envelope import TrackResult
 
 PII_NOT_HASHED = 40062
 #: Codes that mean "some event in this batch is malformed".
@@ -27,7 +28,7 @@ _FIELD = re.compile(r"\bfor ([A-Za-z_][\w.]*)")
 #: Messages about the request itself (not a row): splitting the batch cannot help.
 _REQUEST_LEVEL = re.compile(r"^\s*(event_source|event_source_id|test_event_code|data)\s*:", re.IGNORECASE)
 
-Send = Callable[[list[dict[str, Any]]], dict[str, Any]]
+Send = Callable[[list[dict[str, Any]]], TrackResult]
 
 
 @dataclass(frozen=True)
@@ -120,7 +121,7 @@ def _deliver(items: Sequence[tuple[int, dict[str, Any]]], send: Send, outcome: D
     outcome.calls += 1
     outcome.isolation_calls += isolating
     try:
-        data = send([event for _, event in items])
+        result = send([event for _, event in items])
     except TikTokApiError as err:
         if is_request_level(err):
             raise
@@ -136,8 +137,8 @@ def _deliver(items: Sequence[tuple[int, dict[str, Any]]], send: Send, outcome: D
         _deliver(items[:middle], send, outcome, isolating=True)
         _deliver(items[middle:], send, outcome, isolating=True)
         return
-    failed = _failed_positions(data, items) if data.get("_partial_success") else {}
-    if data.get("_partial_success") and not failed:
+    failed = _failed_positions(result.data, items) if result.partial else {}
+    if result.partial and not failed:
         outcome.partial_without_details += 1
     for position, (code, message) in sorted(failed.items()):
         outcome.rejections.append(_rejection(items[position], code, message))

@@ -294,21 +294,7 @@ def build_record(
     for name, attribute in NAMES.items():
         value = metrics.get(attribute)
         names[name] = str(value) if not _is_empty(value) else (str(ad[attribute]) if ad.get(attribute) else None)
-    cost, cost_empty = parse_cost(metrics.get("spend"), row=row_number, field_name="metrics.spend")
-    counts = {}
-    empties = {"cost": cost_empty}
-    for name in ("impressions", "clicks", "conversions"):
-        attribute = METRICS[name]
-        counts[name], empties[name] = parse_count(
-            metrics.get(attribute), row=row_number, field_name=f"metrics.{attribute}"
-        )
-    tally.rows += 1
-    tally.cost += cost
-    tally.impressions += counts["impressions"]
-    tally.clicks += counts["clicks"]
-    tally.conversions += counts["conversions"]
-    for name, empty in empties.items():
-        tally.empty_metric_values[name] += empty
+    cost, counts = _tallied_metrics(metrics, row_number, tally)
     return {
         "event_type": EVENT_TYPE,
         "date": day.isoformat(),
@@ -326,6 +312,26 @@ def build_record(
             ad.get("landing_page_url"), names["campaign_name"], names["ad_name"], utm_defaults
         ),
     }
+
+
+def _tallied_metrics(metrics: Mapping[str, Any], row_number: int, tally: Tally) -> tuple[Decimal, dict[str, int]]:
+    """The row's cost and counts (empty values as 0, counted), added to ``tally``."""
+    cost, cost_empty = parse_cost(metrics.get("spend"), row=row_number, field_name="metrics.spend")
+    counts = {}
+    empties = {"cost": cost_empty}
+    for name in ("impressions", "clicks", "conversions"):
+        attribute = METRICS[name]
+        counts[name], empties[name] = parse_count(
+            metrics.get(attribute), row=row_number, field_name=f"metrics.{attribute}"
+        )
+    tally.rows += 1
+    tally.cost += cost
+    tally.impressions += counts["impressions"]
+    tally.clicks += counts["clicks"]
+    tally.conversions += counts["conversions"]
+    for name, empty in empties.items():
+        tally.empty_metric_values[name] += empty
+    return cost, counts
 
 
 def record_line(record: Mapping[str, Any]) -> str:

@@ -7,9 +7,11 @@ from datetime import datetime, timedelta, timezone
 
 import pytest
 
+from airflow_provider_tiktok.audiences import plan as audience_plan
+from airflow_provider_tiktok.audiences.plan import Step, plan_sync
 from airflow_provider_tiktok.exceptions import TikTokConfigError
-from airflow_provider_tiktok.utils import audience_plan as ap
-from airflow_provider_tiktok.utils.audience_plan import Step, plan_sync
+
+pytestmark = pytest.mark.unit
 
 
 def plan(**kwargs):
@@ -97,42 +99,42 @@ def test_unknown_mode() -> None:
     [(0, 200_000), (1_500, 200_000), (10_000_000, 200_000), (10_000_001, 200_001), (100_000_000, 2_000_000)],
 )
 def test_ids_per_file_keeps_calls_within_50_paths(count: int, expected: int) -> None:
-    per_file = ap.ids_per_file(count)
+    per_file = audience_plan.ids_per_file(count)
     assert per_file == expected
-    assert ap.file_count(count, per_file) <= ap.MAX_FILE_PATHS_PER_CALL
-    assert ap.file_count(count, per_file) == (math.ceil(count / per_file) if count else 0)
+    assert audience_plan.file_count(count, per_file) <= audience_plan.MAX_FILE_PATHS_PER_CALL
+    assert audience_plan.file_count(count, per_file) == (math.ceil(count / per_file) if count else 0)
 
 
 def test_ids_per_file_small_preference() -> None:
-    assert ap.ids_per_file(1000, preferred=100) == 100
-    assert ap.ids_per_file(5001, preferred=100) == 101  # 50 files of 101 hold 5,050
-    assert ap.file_count(5001, 101) == 50
+    assert audience_plan.ids_per_file(1000, preferred=100) == 100
+    assert audience_plan.ids_per_file(5001, preferred=100) == 101  # 50 files of 101 hold 5,050
+    assert audience_plan.file_count(5001, 101) == 50
     with pytest.raises(TikTokConfigError):
-        ap.ids_per_file(10, preferred=0)
+        audience_plan.ids_per_file(10, preferred=0)
 
 
 def test_calculate_types() -> None:
-    assert [ap.calculate_type(t) for t in ("email", "phone", "idfa", "gaid")] == [
+    assert [audience_plan.calculate_type(t) for t in ("email", "phone", "idfa", "gaid")] == [
         "EMAIL_SHA256",
         "PHONE_SHA256",
         "IDFA_SHA256",
         "GAID_SHA256",
     ]
     with pytest.raises(TikTokConfigError, match="id_type"):
-        ap.calculate_type("external_id")
+        audience_plan.calculate_type("external_id")
 
 
 def test_utc_days_and_reset() -> None:
     berlin = timezone(timedelta(hours=1))
     late = datetime(2026, 3, 10, 23, 59, 59, tzinfo=timezone.utc)
-    assert ap.utc_day(late) == "2026-03-10"
-    assert ap.utc_day(datetime(2026, 3, 11, 0, 30, tzinfo=berlin)) == "2026-03-10"
-    assert ap.next_utc_midnight(late) == datetime(2026, 3, 11, tzinfo=timezone.utc)
-    assert ap.next_utc_midnight(datetime(2026, 3, 11, tzinfo=timezone.utc)) == datetime(
+    assert audience_plan.utc_day(late) == "2026-03-10"
+    assert audience_plan.utc_day(datetime(2026, 3, 11, 0, 30, tzinfo=berlin)) == "2026-03-10"
+    assert audience_plan.next_utc_midnight(late) == datetime(2026, 3, 11, tzinfo=timezone.utc)
+    assert audience_plan.next_utc_midnight(datetime(2026, 3, 11, tzinfo=timezone.utc)) == datetime(
         2026, 3, 12, tzinfo=timezone.utc
     )
-    assert ap.next_utc_midnight(datetime(2026, 12, 31, 12, tzinfo=timezone.utc)) == datetime(
+    assert audience_plan.next_utc_midnight(datetime(2026, 12, 31, 12, tzinfo=timezone.utc)) == datetime(
         2027, 1, 1, tzinfo=timezone.utc
     )
     with pytest.raises(ValueError, match="aware"):
-        ap.utc_day(datetime(2026, 3, 10))
+        audience_plan.utc_day(datetime(2026, 3, 10))

@@ -10,13 +10,14 @@ from typing import Any
 
 import pytest
 
+from airflow_provider_tiktok.audiences import plan as audience_plan
+from airflow_provider_tiktok.audiences.cohort import AudienceSyncSpec
+from airflow_provider_tiktok.audiences.ledger import AudienceLedger, DailyCallLimitReached, audience_key
+from airflow_provider_tiktok.audiences.sync import sync_audience
 from airflow_provider_tiktok.emulator import ADVERTISER_A
 from airflow_provider_tiktok.emulator.testing import EmulatorServer
 from airflow_provider_tiktok.exceptions import TikTokApiError, TikTokConfigError
-from airflow_provider_tiktok.operators.audience import AudienceSyncSpec, sync_audience
-from airflow_provider_tiktok.utils import audience_plan
-from airflow_provider_tiktok.utils.ledger import AudienceLedger, DailyCallLimitReached, audience_key
-from tests.operators.audience.conftest import audience_calls, emails, hashed, path_calls, sha256
+from tests.helpers.audiences import audience_calls, emails, hashed, path_calls, sha256
 
 NAME = "Buyers (test)"
 
@@ -47,6 +48,7 @@ def members(emulator: EmulatorServer, audience_id: str) -> list[str]:
     return emulator.state.audience_members(audience_id)
 
 
+@pytest.mark.integration
 def test_first_sync_creates_then_nothing_to_do(sync, emulator: EmulatorServer, state_root: Path) -> None:
     cohort = emails(0, 1500)
     first = sync([v.upper() + "  " for v in cohort[:750]] + cohort[750:] + cohort[:10])  # case, spaces, repeats
@@ -80,13 +82,16 @@ def test_first_sync_creates_then_nothing_to_do(sync, emulator: EmulatorServer, s
     uploads = path_calls(emulator, "file/upload")
 
     again = sync(list(reversed(cohort)))
-    assert again["actions"] == [] and again["added"] == 0 and again["removed"] == 0
+    assert again["actions"] == []
+    assert again["added"] == 0
+    assert again["removed"] == 0
     assert again["api_calls"] == 0  # the audience id is in the ledger: not even a look-up
     assert again["audience_calls_used_today"] == 1
     assert path_calls(emulator, "file/upload") == uploads  # nothing uploaded either
     assert audience_calls(emulator) == {audience_id: {"2026-03-10": 1}}
 
 
+@pytest.mark.integration
 @pytest.mark.parametrize(
     ("change", "actions", "added", "removed"),
     [
@@ -108,6 +113,7 @@ def test_mirror_diff_costs_one_call(sync, emulator: EmulatorServer, change, acti
     assert history == ["CREATE", *actions]
 
 
+@pytest.mark.integration
 def test_replace_still_processing_sends_append_and_remove(sync, emulator: EmulatorServer) -> None:
     emulator.state.settings.replace_processing_seconds = 3600
     cohort = emails(0, 2000)
@@ -127,6 +133,7 @@ def test_replace_still_processing_sends_append_and_remove(sync, emulator: Emulat
     assert 40002 not in {int(c) for c in emulator.state.stats()["codes"]}
 
 
+@pytest.mark.integration
 def test_small_cohort_is_created_then_grown_and_guarded(sync, emulator: EmulatorServer, caplog) -> None:
     first = sync(emails(0, 600))
     audience_id = first["audience_id"]
@@ -136,7 +143,8 @@ def test_small_cohort_is_created_then_grown_and_guarded(sync, emulator: Emulator
     # still too small: TikTok would reject the APPEND, so nothing is sent
     grown = sync(emails(0, 900))
     assert (grown["actions"], grown["below_minimum"], grown["added"], grown["audience_size"]) == ([], True, 0, 600)
-    assert "nothing is sent" in caplog.text and "900 users, fewer than 1000" in caplog.text
+    assert "nothing is sent" in caplog.text
+    assert "900 users, fewer than 1000" in caplog.text
     assert grown["audience_calls_used_today"] == 1
     assert members(emulator, audience_id) == hashed(emails(0, 600))
     # large enough: the whole difference against the last accepted snapshot goes out at once
@@ -153,6 +161,7 @@ def test_small_cohort_is_created_then_grown_and_guarded(sync, emulator: Emulator
     assert 40002 not in {int(c) for c in emulator.state.stats()["codes"]}
 
 
+@pytest.mark.integration
 def test_invalid_members_go_to_the_rejects_file_only(sync, emulator: EmulatorServer, caplog, state_root) -> None:
     secret = "not-an-email-secret-value"
     cohort = emails(0, 1200)
@@ -165,18 +174,22 @@ def test_invalid_members_go_to_the_rejects_file_only(sync, emulator: EmulatorSer
     assert [(r["row"], r["field"]) for r in rows] == [(6, "email"), (7, "email"), (8, "email"), (10, "email")]
     assert all(r["reason"] for r in rows)
     assert secret not in rejects.read_text()
-    assert secret not in caplog.text and secret not in json.dumps(result)
+    assert secret not in caplog.text
+    assert secret not in json.dumps(result)
     assert oct(rejects.stat().st_mode & 0o777) == "0o600"
     assert members(emulator, result["audience_id"]) == hashed(cohort)
 
 
+@pytest.mark.integration
 def test_prehashed_members_pass_through_lowercased(sync, emulator: EmulatorServer, tmp_path: Path) -> None:
     cohort = emails(0, 1100)
     result = sync([sha256(v).upper() for v in cohort], rejects_uri=str(tmp_path / "unused.jsonl"))
     assert members(emulator, result["audience_id"]) == hashed(cohort)
-    assert result["rejects_uri"] is None and not (tmp_path / "unused.jsonl").exists()
+    assert result["rejects_uri"] is None
+    assert not (tmp_path / "unused.jsonl").exists()
 
 
+@pytest.mark.integration
 def test_user_named_rejects_uri(sync, tmp_path: Path) -> None:
     target = tmp_path / "out" / "rejects.jsonl"
     result = sync([*emails(0, 1000), "nope"], rejects_uri=str(target))
@@ -188,6 +201,7 @@ def test_user_named_rejects_uri(sync, tmp_path: Path) -> None:
     }
 
 
+@pytest.mark.integration
 def test_append_and_remove_modes_send_the_list(sync, emulator: EmulatorServer) -> None:
     audience_id = sync(emails(0, 1500))["audience_id"]
     appended = sync(emails(1400, 200), mode="append")
@@ -206,6 +220,7 @@ def test_append_and_remove_modes_send_the_list(sync, emulator: EmulatorServer) -
     assert mirrored["actions"] == []
 
 
+@pytest.mark.integration
 def test_existing_audience_by_id_is_replaced_once(sync, emulator: EmulatorServer) -> None:
     audience_id = sync(emails(0, 1000), audience_name="Made elsewhere")["audience_id"]
     # keyed by id, the ledger has no snapshot of this audience: one REPLACE sets the membership
@@ -215,6 +230,7 @@ def test_existing_audience_by_id_is_replaced_once(sync, emulator: EmulatorServer
     assert sync(emails(500, 1500), audience_id=audience_id, audience_name=None)["actions"] == []
 
 
+@pytest.mark.integration
 def test_name_lookup_finds_an_existing_audience(sync, emulator: EmulatorServer, state_root: Path, tmp_path) -> None:
     audience_id = sync(emails(0, 1000), state_uri=str(tmp_path / "elsewhere"))["audience_id"]
     result = sync(emails(0, 1001))  # a fresh state root: the name is looked up, not created again
@@ -222,6 +238,7 @@ def test_name_lookup_finds_an_existing_audience(sync, emulator: EmulatorServer, 
     assert len(emulator.state.audiences) == 1
 
 
+@pytest.mark.integration
 def test_ambiguous_name_and_wrong_type_spend_nothing(sync, emulator: EmulatorServer, tmp_path: Path) -> None:
     sync(emails(0, 1000), state_uri=str(tmp_path / "a"))
     sync(emails(0, 1000), state_uri=str(tmp_path / "b"), audience_name="Other")
@@ -235,6 +252,7 @@ def test_ambiguous_name_and_wrong_type_spend_nothing(sync, emulator: EmulatorSer
     assert sum(sum(days.values()) for days in audience_calls(emulator).values()) == 2
 
 
+@pytest.mark.integration
 def test_files_per_call_stay_within_50(sync, emulator: EmulatorServer, monkeypatch) -> None:
     monkeypatch.setattr(audience_plan, "DEFAULT_IDS_PER_FILE", 20)
     cohort = emails(0, 1300)  # 65 files of 20 would be too many: 50 files of 26
@@ -246,6 +264,7 @@ def test_files_per_call_stay_within_50(sync, emulator: EmulatorServer, monkeypat
     assert path_calls(emulator, "file/upload") == 52
 
 
+@pytest.mark.integration
 def test_failed_call_keeps_the_snapshot_and_counts(sync, emulator: EmulatorServer, state_root: Path) -> None:
     cohort = emails(0, 1500)
     audience_id = sync(cohort)["audience_id"]
@@ -267,6 +286,7 @@ def test_failed_call_keeps_the_snapshot_and_counts(sync, emulator: EmulatorServe
     assert audience_calls(emulator) == {audience_id: {"2026-03-10": 2}}
 
 
+@pytest.mark.integration
 def test_budget_is_checked_before_anything_is_uploaded(sync, emulator: EmulatorServer) -> None:
     cohort = emails(0, 1500)
     sync(cohort, daily_call_limit=2)
@@ -286,6 +306,7 @@ def test_budget_is_checked_before_anything_is_uploaded(sync, emulator: EmulatorS
     )
 
 
+@pytest.mark.unit
 def test_spec_validation() -> None:
     base = {"advertiser_id": ADVERTISER_A, "id_type": "email", "audience_name": NAME}
     for bad, message in [
@@ -301,6 +322,7 @@ def test_spec_validation() -> None:
             AudienceSyncSpec(**{**base, **bad})
 
 
+@pytest.mark.integration
 def test_state_on_an_object_store(sync, emulator: EmulatorServer, memory_store: str) -> None:
     from airflow.sdk import ObjectStoragePath
 
@@ -319,6 +341,7 @@ def test_state_on_an_object_store(sync, emulator: EmulatorServer, memory_store: 
     assert len(list((folder / "rejects").iterdir())) == 1
 
 
+@pytest.mark.integration
 @pytest.mark.parametrize(
     ("id_type", "raw", "normalised"),
     [
@@ -341,6 +364,7 @@ def test_phone_and_device_ids(sync, emulator: EmulatorServer, id_type: str, raw:
     assert audience.calculate_type == f"{id_type.upper()}_SHA256"
 
 
+@pytest.mark.integration
 def test_failed_upload_spends_no_call_and_leaves_no_snapshot(sync, emulator: EmulatorServer, state_root) -> None:
     cohort = emails(0, 1500)
     sync(cohort)

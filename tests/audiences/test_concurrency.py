@@ -11,12 +11,15 @@ from typing import Any
 
 import pytest
 
+from airflow_provider_tiktok.audiences.cohort import AudienceSyncSpec
+from airflow_provider_tiktok.audiences.ledger import DailyCallLimitReached
+from airflow_provider_tiktok.audiences.sync import AwaitLanding, sync_audience
 from airflow_provider_tiktok.emulator import ADVERTISER_A
 from airflow_provider_tiktok.emulator.testing import EmulatorServer
 from airflow_provider_tiktok.hooks.tiktok import TikTokAdsHook
-from airflow_provider_tiktok.operators.audience import AudienceSyncSpec, sync_audience
-from airflow_provider_tiktok.utils.ledger import DailyCallLimitReached
-from tests.operators.audience.conftest import audience_calls, emails, hashed
+from tests.helpers.audiences import audience_calls, emails, hashed
+
+pytestmark = pytest.mark.integration
 
 FORK = multiprocessing.get_context("fork")  # children inherit the imported modules: no 5 s Airflow import each
 
@@ -39,7 +42,7 @@ def records(values: list[str]) -> list[tuple[int, dict[str, Any]]]:
 
 def new_hook() -> TikTokAdsHook:
     hook = TikTokAdsHook()
-    hook._sleep = lambda seconds: None
+    hook.sleep = lambda seconds: None
     return hook
 
 
@@ -116,8 +119,13 @@ def test_crash_between_reserve_and_call_wastes_a_call_never_exceeds(emulator: Em
     ledger = json.loads(next(state_root.glob("audiences/*/*/ledger.json")).read_text())
     assert [(c["run"], c["status"]) for c in ledger["calls"][day]] == [("setup", "accepted"), ("doomed", "reserved")]
     # the lock died with the process; the next sync catches up, and the wasted call still counts. Its outcome is
-    # unknown (reserved, never settled), so the catch-up sets the membership whole: one REPLACE, not an APPEND.
-    summary = sync_audience(new_hook(), spec(state_root, "next", 3), records(cohort_of(1)), clock=lambda: now)
+    # unknown (reserved, never settled), so the catch-up waits until it can no longer land (the operator defers),
+    # then sets the membership whole: one REPLACE, not an APPEND.
+    with pytest.raises(AwaitLanding) as waiting:
+        sync_audience(new_hook(), spec(state_root, "next", 3), records(cohort_of(1)), clock=lambda: now)
+    later = waiting.value.until
+    assert later > now
+    summary = sync_audience(new_hook(), spec(state_root, "next", 3), records(cohort_of(1)), clock=lambda: later)
     assert (summary["actions"], summary["audience_calls_left_today"]) == (["REPLACE"], 0)
     assert emulator.state.audience_members(audience_id) == hashed(cohort_of(1))
     with pytest.raises(DailyCallLimitReached) as info:

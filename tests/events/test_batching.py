@@ -7,15 +7,18 @@ import stat
 
 import pytest
 
-from airflow_provider_tiktok.exceptions import TikTokApiError
-from airflow_provider_tiktok.utils.batching import Batch, batched, deliver, describe, row_index
-from airflow_provider_tiktok.utils.event_progress import (
+from airflow_provider_tiktok.events.batching import Batch, batched, deliver, describe, row_index
+from airflow_provider_tiktok.events.progress import (
     RejectsLog,
     UploadProgress,
     progress_location,
     rejects_location,
     run_key,
 )
+from airflow_provider_tiktok.exceptions import TikTokApiError
+from airflow_provider_tiktok.hooks.envelope import TrackResult
+
+pytestmark = pytest.mark.unit
 
 
 def events(n: int) -> list[tuple[int, dict]]:
@@ -32,26 +35,27 @@ class FakeTikTok:
         self.requests: list[list[str]] = []
         self.accepted: list[str] = []
 
-    def __call__(self, batch: list[dict]) -> dict:
+    def __call__(self, batch: list[dict]) -> TrackResult:
         ids = [event["event_id"] for event in batch]
         self.requests.append(ids)
         failed = [n for n, event_id in enumerate(ids) if event_id in self.bad]
         if failed and self.partial and len(failed) < len(ids):
             self.accepted += [event_id for event_id in ids if event_id not in self.bad]
             details = [{"index": n, "event_id": ids[n], "code": 40002, "message": "bad currency"} for n in failed]
-            return {"failed_events": details, "_partial_success": True, "_request_id": "r"}
+            return TrackResult({"failed_events": details}, partial=True, request_id="r")
         if failed:
             where = f"data.{failed[0]}.properties.currency" if self.with_index else "properties.currency"
             raise TikTokApiError(40002, f"Invalid value for {where}: 'XYZ' is not an ISO 4217 currency code", "r")
         self.accepted += ids
-        return {}
+        return TrackResult({})
 
 
 def test_batches_are_lazy_exact_and_keep_row_numbers():
     batches = list(batched(iter(events(2500)), 1000))
     assert [len(b.events) for b in batches] == [1000, 1000, 500]
     assert [b.index for b in batches] == [0, 1, 2]
-    assert batches[2].rows[0] == 2001 and batches[2].rows[-1] == 2500
+    assert batches[2].rows[0] == 2001
+    assert batches[2].rows[-1] == 2500
     with pytest.raises(ValueError, match="1 to 1000"):
         next(batched(iter(events(1)), 1001))
 
@@ -125,7 +129,8 @@ def test_progress_is_saved_owner_only_and_ignored_for_another_scope(tmp_path):
     again = UploadProgress(location, "web|px|")
     assert again.accepted(0, "f0") == {"fingerprint": "f0", "sent": 1000, "rejected": {}}
     assert again.accepted(2, "f2")["rejected"] == {"currency: bad": 3}
-    assert again.accepted(0, "other") is None and again.accepted(1, "f1") is None
+    assert again.accepted(0, "other") is None
+    assert again.accepted(1, "f1") is None
     assert UploadProgress(location, "web|px|TEST").accepted(0, "f0") is None
     assert stat.S_IMODE((tmp_path / f"{key}.json").stat().st_mode) == 0o600
 

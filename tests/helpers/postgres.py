@@ -1,7 +1,7 @@
 """A throwaway PostgreSQL server for tests: Debian's ``initdb`` + ``pg_ctl`` in a temp dir, on a free
 127.0.0.1 port, trusted local login, stopped and deleted at the end.
 
-Use the ``postgres_server`` fixture (import it into a conftest) or ``PostgresServer`` as a context manager.
+Use the ``postgres_server`` fixture (tests/conftest.py) or ``PostgresServer`` as a context manager.
 As root the cluster runs as the ``postgres`` system user (PostgreSQL refuses to run as root). Tests skip
 only when the server binaries are missing (``apt-get install postgresql``, as ``scripts/system_deps.sh``
 does).
@@ -17,10 +17,7 @@ import shutil
 import socket
 import subprocess
 import tempfile
-from collections.abc import Iterator
 from pathlib import Path
-
-import pytest
 
 USER = "tiktok"
 DATABASE = "postgres"
@@ -111,13 +108,3 @@ class PostgresServer:
 
     def __exit__(self, *exc_info: object) -> None:
         self.stop()
-
-
-@pytest.fixture(scope="session")
-def postgres_server() -> Iterator[PostgresServer]:
-    """A PostgreSQL server for the test session; skipped only when the server binaries are not installed."""
-    bin_dir = find_bin_dir()
-    if bin_dir is None:
-        pytest.skip("PostgreSQL server binaries (initdb, pg_ctl) not found: apt-get install postgresql")
-    with PostgresServer(bin_dir) as server:
-        yield server

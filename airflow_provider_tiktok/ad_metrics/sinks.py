@@ -9,7 +9,7 @@ from __future__ import annotations
 import json
 import re
 import tempfile
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from contextlib import closing
 from datetime import date
 from decimal import Decimal
@@ -17,8 +17,8 @@ from itertools import islice
 from types import TracebackType
 from typing import Any, Protocol
 
+from airflow_provider_tiktok.ad_metrics.report import METRICS, count_changed, record_line
 from airflow_provider_tiktok.exceptions import TikTokConfigError
-from airflow_provider_tiktok.utils.reporting import METRICS, count_changed, record_line
 from airflow_provider_tiktok.utils.storage import as_path, atomic_write_lines
 
 #: Rows per INSERT statement when staging into PostgreSQL.
@@ -125,9 +125,10 @@ def quote_table(table: str) -> str:
 def sql_hook(sql_conn_id: str) -> Any:
     """The common.sql hook of ``sql_conn_id``; only PostgreSQL speaks the upsert this sink uses."""
     from airflow.providers.common.sql.hooks.sql import DbApiHook
-    from airflow.sdk import BaseHook
 
-    hook = BaseHook.get_connection(sql_conn_id).get_hook()
+    from airflow_provider_tiktok.compat import connection_hook
+
+    hook = connection_hook(sql_conn_id)
     if not isinstance(hook, DbApiHook):
         raise TikTokConfigError(f"sql_conn_id {sql_conn_id!r} is not a SQL connection")
     if hook.dialect_name != "postgresql":
@@ -152,7 +153,7 @@ def _flat(batch: list[tuple[Any, ...]]) -> list[Any]:
 def _statements(table: str) -> dict[str, str]:
     """The SQL of one commit, for a quoted ``table``."""
 
-    def names(columns: Sequence[str], prefix: str = "") -> str:
+    def names(columns: Iterable[str], prefix: str = "") -> str:
         return ", ".join(f'{prefix}"{column}"' for column in columns)
 
     updated = [column for column in COLUMNS if column not in KEY_COLUMNS]

@@ -13,8 +13,7 @@ from pathlib import Path
 
 import pytest
 
-from airflow_provider_tiktok.exceptions import TikTokConfigError
-from airflow_provider_tiktok.utils.ledger import (
+from airflow_provider_tiktok.audiences.ledger import (
     ACCEPTED,
     FAILED,
     RESERVED,
@@ -22,6 +21,7 @@ from airflow_provider_tiktok.utils.ledger import (
     DailyCallLimitReached,
     audience_key,
 )
+from airflow_provider_tiktok.exceptions import TikTokConfigError
 
 ADVERTISER = "7000000000000000001"
 NOON = datetime(2026, 3, 10, 12, 0, tzinfo=timezone.utc)
@@ -35,11 +35,14 @@ def stored(root: Path, key: str = "id-1") -> dict:
     return json.loads((root / "audiences" / ADVERTISER / key / "ledger.json").read_text())
 
 
+@pytest.mark.unit
 def test_keys() -> None:
     assert audience_key("7200000000000000001", None) == "id-7200000000000000001"
     assert audience_key("7200000000000000001", "ignored") == "id-7200000000000000001"
     name_key = audience_key(None, "Buyers / last 30 days")
-    assert name_key.startswith("name-") and len(name_key) == 37 and "/" not in name_key
+    assert name_key.startswith("name-")
+    assert len(name_key) == 37
+    assert "/" not in name_key
     assert audience_key(None, "Buyers / last 30 days") == name_key
     with pytest.raises(TikTokConfigError, match="digits"):
         audience_key("../etc", None)
@@ -47,6 +50,7 @@ def test_keys() -> None:
         audience_key(None, None)
 
 
+@pytest.mark.unit
 def test_limits_are_validated(tmp_path: Path) -> None:
     with pytest.raises(TikTokConfigError, match="between 1 and 24"):
         ledger(tmp_path, daily_call_limit=25)
@@ -54,6 +58,7 @@ def test_limits_are_validated(tmp_path: Path) -> None:
         AudienceLedger(tmp_path, "../x", "id-1")
 
 
+@pytest.mark.unit
 def test_reservations_are_durable_and_counted_per_utc_day(tmp_path: Path) -> None:
     with ledger(tmp_path, daily_call_limit=3).locked() as book:
         assert book.calls_left(NOON) == 3
@@ -92,6 +97,7 @@ def test_reservations_are_durable_and_counted_per_utc_day(tmp_path: Path) -> Non
     assert stat.S_IMODE((tmp_path / "audiences" / ADVERTISER / "id-1" / "ledger.json").stat().st_mode) == 0o600
 
 
+@pytest.mark.unit
 def test_old_days_are_pruned(tmp_path: Path) -> None:
     with ledger(tmp_path).locked() as book:
         for day in range(10):
@@ -99,11 +105,13 @@ def test_old_days_are_pruned(tmp_path: Path) -> None:
     assert sorted(stored(tmp_path)["calls"]) == [f"2026-03-{d}" for d in range(13, 20)]
 
 
+@pytest.mark.unit
 def test_settle_unknown_reservation(tmp_path: Path) -> None:
     with ledger(tmp_path).locked() as book, pytest.raises(KeyError):
         book.settle("nope", ACCEPTED)
 
 
+@pytest.mark.unit
 def test_use_outside_the_lock_is_refused(tmp_path: Path) -> None:
     book = ledger(tmp_path)
     with pytest.raises(RuntimeError, match="outside"):
@@ -114,11 +122,13 @@ def test_use_outside_the_lock_is_refused(tmp_path: Path) -> None:
         book.reserve("APPEND", NOON)
 
 
+@pytest.mark.unit
 def test_snapshot_pointer_swaps_and_prunes(tmp_path: Path) -> None:
     with ledger(tmp_path).locked() as book:
         assert book.snapshot is None
         first = book.new_snapshot_name(NOON)
-        assert first.startswith("20260310T120000Z-") and first.endswith(".txt")
+        assert first.startswith("20260310T120000Z-")
+        assert first.endswith(".txt")
         folder = tmp_path / "audiences" / ADVERTISER / "id-1" / "snapshots"
         folder.mkdir()
         (folder / first).write_text("a\n")
@@ -141,9 +151,11 @@ def test_snapshot_pointer_swaps_and_prunes(tmp_path: Path) -> None:
         assert book.snapshot_path(book.snapshot).read_text() == "a\nb\n"
         assert book.audience_id == "7200000000000000001"
     data = stored(tmp_path)
-    assert data["audience_name"] == "Buyers" and data["calculate_type"] == "EMAIL_SHA256"
+    assert data["audience_name"] == "Buyers"
+    assert data["calculate_type"] == "EMAIL_SHA256"
 
 
+@pytest.mark.unit
 def test_tampered_snapshot_name_is_refused(tmp_path: Path) -> None:
     with ledger(tmp_path).locked() as book:
         book.accept_snapshot("../../x.txt", 1, NOON)
@@ -151,6 +163,7 @@ def test_tampered_snapshot_name_is_refused(tmp_path: Path) -> None:
             book.snapshot_path(book.snapshot)
 
 
+@pytest.mark.unit
 def test_unknown_version_is_refused(tmp_path: Path) -> None:
     folder = tmp_path / "audiences" / ADVERTISER / "id-1"
     folder.mkdir(parents=True)
@@ -159,6 +172,7 @@ def test_unknown_version_is_refused(tmp_path: Path) -> None:
         pass
 
 
+@pytest.mark.unit
 def test_lock_excludes_a_second_holder(tmp_path: Path) -> None:
     order: list[str] = []
     inside = threading.Event()
@@ -179,6 +193,7 @@ def test_lock_excludes_a_second_holder(tmp_path: Path) -> None:
     assert order == ["first in", "first out", "second in"]
 
 
+@pytest.mark.unit
 def test_lock_timeout(tmp_path: Path) -> None:
     with (
         ledger(tmp_path).locked(),
@@ -194,6 +209,7 @@ def _reserve_then_die(root: str) -> None:
         os._exit(3)  # the process dies holding the lock, before any HTTP call
 
 
+@pytest.mark.integration
 def test_crash_after_reserve_keeps_the_count_and_frees_the_lock(tmp_path: Path) -> None:
     child = multiprocessing.get_context("fork").Process(target=_reserve_then_die, args=(str(tmp_path),))
     child.start()
@@ -204,6 +220,7 @@ def test_crash_after_reserve_keeps_the_count_and_frees_the_lock(tmp_path: Path) 
         assert book.calls_left(NOON) == 23
 
 
+@pytest.mark.unit
 def test_object_store_root(memory_store: str) -> None:
     from airflow.sdk import ObjectStoragePath
 

@@ -96,6 +96,13 @@ def file_count(ids: int, per_file: int) -> int:
     return math.ceil(ids / per_file) if ids > 0 else 0
 
 
+def _plan_replace_unknown(cohort_size: int, min_size: int) -> SyncPlan:
+    """A mirror of an audience whose membership is unknown: one REPLACE sets it (unless too small)."""
+    if cohort_size < min_size:
+        return SyncPlan((), f"a REPLACE with {cohort_size} ids would leave fewer than {min_size}", True)
+    return SyncPlan((Step(REPLACE, COHORT),), "no accepted snapshot yet: REPLACE sets the membership")
+
+
 def plan_sync(
     *,
     mode: str,
@@ -125,9 +132,7 @@ def plan_sync(
     if not audience_exists:
         return _plan_create(mode, cohort_size, min_size)
     if mode == "mirror" and not snapshot_known:
-        if cohort_size < min_size:
-            return SyncPlan((), f"a REPLACE with {cohort_size} ids would leave fewer than {min_size}", True)
-        return SyncPlan((Step(REPLACE, COHORT),), "no accepted snapshot yet: REPLACE sets the membership")
+        return _plan_replace_unknown(cohort_size, min_size)
     changes = (added, removed) if mode == "mirror" else (added if mode == "append" else removed,)
     if snapshot_known and not any(changes):
         return SyncPlan((), "nothing to change")

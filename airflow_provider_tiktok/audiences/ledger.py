@@ -32,10 +32,10 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
+from airflow_provider_tiktok.audiences.plan import TIKTOK_DAILY_CALL_LIMIT, next_utc_midnight, utc_day
 from airflow_provider_tiktok.exceptions import TikTokConfigError
-from airflow_provider_tiktok.utils.audience_plan import TIKTOK_DAILY_CALL_LIMIT, next_utc_midnight, utc_day
 from airflow_provider_tiktok.utils.storage import as_path, atomic_write_text, default_root, ensure_dir
 
 log = logging.getLogger(__name__)
@@ -101,6 +101,8 @@ class AudienceLedger:
     :param advertiser_id: the audience's advertiser.
     :param key: the audience key from :func:`audience_key`.
     :param daily_call_limit: audience calls allowed per UTC day (at most TikTok's 24).
+    :param lock_timeout: seconds to wait for another sync of the audience to release its lock.
+    :param sleep: how the wait for the lock pauses between polls.
     """
 
     def __init__(
@@ -111,6 +113,7 @@ class AudienceLedger:
         *,
         daily_call_limit: int = TIKTOK_DAILY_CALL_LIMIT,
         lock_timeout: float = DEFAULT_LOCK_TIMEOUT,
+        sleep: Callable[[float], None] = time.sleep,
     ) -> None:
         if not 1 <= daily_call_limit <= TIKTOK_DAILY_CALL_LIMIT:
             raise TikTokConfigError(f"daily_call_limit must be between 1 and {TIKTOK_DAILY_CALL_LIMIT}")
@@ -121,7 +124,7 @@ class AudienceLedger:
         self.key = key
         self.daily_call_limit = daily_call_limit
         self.lock_timeout = lock_timeout
-        self._sleep: Callable[[float], None] = time.sleep
+        self.sleep = sleep
         self._held = False
         self._data: dict[str, Any] = {}
 
@@ -164,7 +167,7 @@ class AudienceLedger:
                         raise TimeoutError(
                             f"Another sync of audience {self.key} held its lock for over {self.lock_timeout:.0f}s"
                         ) from None
-                    self._sleep(0.05)
+                    self.sleep(0.05)  # another sync of this audience holds the lock: poll it
             yield
         finally:
             os.close(fd)  # closing the descriptor releases the lock
@@ -181,7 +184,7 @@ class AudienceLedger:
         data = json.loads(path.read_text(encoding="utf-8"))
         if data.get("version") != LEDGER_VERSION:
             raise TikTokConfigError(f"{path}: unknown ledger version {data.get('version')!r}")
-        return data
+        return cast(dict[str, Any], data)
 
     def _write(self) -> None:
         """Persist the ledger: temp file, fsync, rename, fsync of the folder (local); one PUT (object store)."""

@@ -10,17 +10,12 @@ from decimal import Decimal
 
 import pytest
 
+from airflow_provider_tiktok.events.build import build_event, derive_event_id, redacted
+from airflow_provider_tiktok.events.rules import CANONICAL_FIELDS, BuildTally, EventRules, RowRejected
+from airflow_provider_tiktok.events.values import parse_event_time
 from airflow_provider_tiktok.exceptions import TikTokConfigError, TikTokInputError
-from airflow_provider_tiktok.utils.events import (
-    CANONICAL_FIELDS,
-    BuildTally,
-    EventRules,
-    RowRejected,
-    build_event,
-    derive_event_id,
-    parse_event_time,
-    redacted,
-)
+
+pytestmark = pytest.mark.unit
 
 NOW = datetime(2026, 3, 10, 15, 30, tzinfo=timezone.utc)
 NOW_S = int(NOW.timestamp())
@@ -165,7 +160,8 @@ def test_device_ids_in_clear_idfa_upper_gaid_lower_zero_idfa_dropped():
     )
     assert event["user"]["idfa"] == "6D92078A-8246-4BA4-AE5B-76104861E7DC"
     assert event["user"]["gaid"] == "38400000-8cf0-11bd-b23e-10b96e40000d"
-    assert "idfv" not in event["user"] and "ip" not in event["user"]
+    assert "idfv" not in event["user"]
+    assert "ip" not in event["user"]
     assert tally.dropped_fields == {"idfv": 1, "ip": 1}
 
 
@@ -277,7 +273,8 @@ def test_identity_and_page_rules_per_event_source():
     with pytest.raises(RowRejected):
         build({"email": None, "external_id": "c1", "page_url": None}, event_source="offline")
     app = build({"email": None, "page_url": None, "idfa": "6d92078a-8246-4ba4-ae5b-76104861e7dc"}, event_source="app")
-    assert "page" not in app and set(app["user"]) == {"idfa"}
+    assert "page" not in app
+    assert set(app["user"]) == {"idfa"}
 
 
 def test_derived_event_id_is_36_hex_deterministic_and_distinguishes_orders():
@@ -285,7 +282,8 @@ def test_derived_event_id_is_36_hex_deterministic_and_distinguishes_orders():
     assert first["event_id"] == build({"phone": "(415) 555-2671"})["event_id"]  # same person, same id
     parts = ["Purchase", str(AN_HOUR_AGO), sha("a@example.com"), sha("+14155552671"), "", "", "", "", "", "", ""]
     assert first["event_id"] == hashlib.sha256("\x1f".join(parts).encode()).hexdigest()[:36]
-    assert len(first["event_id"]) == 36 and first["event_id"].isalnum()
+    assert len(first["event_id"]) == 36
+    assert first["event_id"].isalnum()
     assert derive_event_id(first) == first["event_id"]
     assert build({"order_id": "A"})["event_id"] != build({"order_id": "B"})["event_id"]
     assert build({"event_id": " given-1 "})["event_id"] == "given-1"

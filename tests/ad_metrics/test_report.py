@@ -10,8 +10,10 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
+from airflow_provider_tiktok.ad_metrics import report
 from airflow_provider_tiktok.exceptions import TikTokConfigError, TikTokInputError
-from airflow_provider_tiktok.utils import reporting as rp
+
+pytestmark = pytest.mark.unit
 
 DATA = Path(__file__).parents[1] / "data" / "ad_metrics"
 D = date.fromisoformat
@@ -19,30 +21,30 @@ D = date.fromisoformat
 
 # ------------------------------------------------------------------------------------------ days
 def test_parse_day_accepts_iso_dates_only():
-    assert rp.parse_day("2026-02-28", "date_from") == date(2026, 2, 28)
-    assert rp.parse_day(" 2026-02-28 ", "date_from") == date(2026, 2, 28)
+    assert report.parse_day("2026-02-28", "date_from") == date(2026, 2, 28)
+    assert report.parse_day(" 2026-02-28 ", "date_from") == date(2026, 2, 28)
     for bad in ("2026-2-28", "28/02/2026", "2026-02-28T00:00:00", "yesterday", "20260228"):
         with pytest.raises(TikTokConfigError, match="date_to must be a date written YYYY-MM-DD"):
-            rp.parse_day(bad, "date_to")
+            report.parse_day(bad, "date_to")
     with pytest.raises(TikTokConfigError, match="date_from is not a calendar date"):
-        rp.parse_day("2026-02-30", "date_from")
+        report.parse_day("2026-02-30", "date_from")
 
 
 @pytest.mark.parametrize("rendered", [None, "", "None"])
 def test_parse_day_explains_a_run_without_data_interval(rendered):
     with pytest.raises(TikTokConfigError, match=r"no data interval .* pass date_from='YYYY-MM-DD'"):
-        rp.parse_day(rendered, "date_from")
+        report.parse_day(rendered, "date_from")
 
 
 def test_resolve_days_defaults_date_to_and_rejects_reversed_ranges():
-    assert rp.resolve_days("2026-03-01", None) == (D("2026-03-01"), D("2026-03-01"))
-    assert rp.resolve_days("2026-03-01", "") == (D("2026-03-01"), D("2026-03-01"))
-    assert rp.resolve_days("2026-03-01", "2026-03-09") == (D("2026-03-01"), D("2026-03-09"))
+    assert report.resolve_days("2026-03-01", None) == (D("2026-03-01"), D("2026-03-01"))
+    assert report.resolve_days("2026-03-01", "") == (D("2026-03-01"), D("2026-03-01"))
+    assert report.resolve_days("2026-03-01", "2026-03-09") == (D("2026-03-01"), D("2026-03-09"))
     with pytest.raises(TikTokConfigError, match="date_to must not be earlier than date_from"):
-        rp.resolve_days("2026-03-02", "2026-03-01")
+        report.resolve_days("2026-03-02", "2026-03-01")
 
 
-def _span(window: rp.Window) -> int:
+def _span(window: report.Window) -> int:
     return (window[1] - window[0]).days + 1
 
 
@@ -52,67 +54,70 @@ def _span(window: rp.Window) -> int:
 )
 def test_date_windows_never_exceed_30_days_and_keep_the_last_day(days, spans):
     start = D("2025-12-20")
-    windows = rp.date_windows(start, start + timedelta(days=days - 1))
+    windows = report.date_windows(start, start + timedelta(days=days - 1))
     assert [_span(w) for w in windows] == spans
-    assert windows[0][0] == start and windows[-1][1] == start + timedelta(days=days - 1)
+    assert windows[0][0] == start
+    assert windows[-1][1] == start + timedelta(days=days - 1)
 
 
 def test_date_windows_cover_every_range_exactly_once():
     start = D("2025-03-01")
     for days in range(1, 400):
         end = start + timedelta(days=days - 1)
-        windows = rp.date_windows(start, end)
-        covered = [d for w in windows for d in rp.days_between(*w)]
-        assert covered == rp.days_between(start, end)
-        assert all(1 <= _span(w) <= rp.REPORT_MAX_DAYS for w in windows)
+        windows = report.date_windows(start, end)
+        covered = [d for w in windows for d in report.days_between(*w)]
+        assert covered == report.days_between(start, end)
+        assert all(1 <= _span(w) <= report.REPORT_MAX_DAYS for w in windows)
         assert len(windows) == -(-days // 30)
 
 
 def test_halve_window_splits_into_adjacent_halves():
-    assert rp.halve_window((D("2026-01-01"), D("2026-01-30"))) == (
+    assert report.halve_window((D("2026-01-01"), D("2026-01-30"))) == (
         (D("2026-01-01"), D("2026-01-15")),
         (D("2026-01-16"), D("2026-01-30")),
     )
-    assert rp.halve_window((D("2026-01-01"), D("2026-01-31"))) == (
+    assert report.halve_window((D("2026-01-01"), D("2026-01-31"))) == (
         (D("2026-01-01"), D("2026-01-16")),
         (D("2026-01-17"), D("2026-01-31")),
     )
-    assert rp.halve_window((D("2026-01-01"), D("2026-01-02"))) == (
+    assert report.halve_window((D("2026-01-01"), D("2026-01-02"))) == (
         (D("2026-01-01"), D("2026-01-01")),
         (D("2026-01-02"), D("2026-01-02")),
     )
     with pytest.raises(ValueError, match="one-day window"):
-        rp.halve_window((D("2026-01-01"), D("2026-01-01")))
+        report.halve_window((D("2026-01-01"), D("2026-01-01")))
 
 
 def test_check_history_allows_exactly_max_history_days_back_and_up_to_yesterday():
     today = D("2026-03-10")
-    rp.check_history(D("2025-03-10"), D("2026-03-09"), today, 365, zone_name="America/Los_Angeles")
+    report.check_history(D("2025-03-10"), D("2026-03-09"), today, 365, zone_name="America/Los_Angeles")
     with pytest.raises(TikTokConfigError) as info:
-        rp.check_history(D("2025-03-09"), D("2025-03-20"), today, 365, zone_name="America/Los_Angeles")
+        report.check_history(D("2025-03-09"), D("2025-03-20"), today, 365, zone_name="America/Los_Angeles")
     message = str(info.value)
-    assert "max_history_days=365" in message and "2025-03-10" in message and "America/Los_Angeles" in message
+    assert "max_history_days=365" in message
+    assert "2025-03-10" in message
+    assert "America/Los_Angeles" in message
     with pytest.raises(TikTokConfigError, match=r"date_to 2026-03-10 is not over yet .*America/Los_Angeles"):
-        rp.check_history(D("2026-03-01"), today, today, 365, zone_name="America/Los_Angeles")
+        report.check_history(D("2026-03-01"), today, today, 365, zone_name="America/Los_Angeles")
 
 
 def test_check_history_with_slack_rejects_only_what_is_wrong_everywhere():
     utc_today = D("2026-03-10")
     # One day beyond the limit could still be fine in a zone a day ahead: the slack lets it pass...
-    rp.check_history(D("2025-03-09"), D("2025-03-09"), utc_today, 365, zone_name="UTC", slack_days=1)
-    rp.check_history(D("2026-03-10"), D("2026-03-10"), utc_today, 365, zone_name="UTC", slack_days=1)
+    report.check_history(D("2025-03-09"), D("2025-03-09"), utc_today, 365, zone_name="UTC", slack_days=1)
+    report.check_history(D("2026-03-10"), D("2026-03-10"), utc_today, 365, zone_name="UTC", slack_days=1)
     # ...but 400 days ago or tomorrow and later are wrong in every zone.
     with pytest.raises(TikTokConfigError, match="max_history_days=365"):
-        rp.check_history(utc_today - timedelta(days=400), utc_today, utc_today, 365, zone_name="UTC", slack_days=1)
+        report.check_history(utc_today - timedelta(days=400), utc_today, utc_today, 365, zone_name="UTC", slack_days=1)
     with pytest.raises(TikTokConfigError, match="not over yet"):
-        rp.check_history(D("2026-03-11"), D("2026-03-11"), utc_today, 365, zone_name="UTC", slack_days=1)
+        report.check_history(D("2026-03-11"), D("2026-03-11"), utc_today, 365, zone_name="UTC", slack_days=1)
 
 
 def test_first_day_adds_the_lookback_but_stops_at_the_history_limit():
     today = D("2026-03-10")
-    assert rp.first_day(D("2026-03-09"), 3, today, 365) == D("2026-03-06")
-    assert rp.first_day(D("2026-03-09"), 0, today, 365) == D("2026-03-09")
-    assert rp.first_day(D("2025-03-11"), 3, today, 365) == D("2025-03-10")
+    assert report.first_day(D("2026-03-09"), 3, today, 365) == D("2026-03-06")
+    assert report.first_day(D("2026-03-09"), 0, today, 365) == D("2026-03-09")
+    assert report.first_day(D("2025-03-11"), 3, today, 365) == D("2025-03-10")
 
 
 @pytest.mark.parametrize(
@@ -126,20 +131,20 @@ def test_first_day_adds_the_lookback_but_stops_at_the_history_limit():
     ],
 )
 def test_local_day_reads_instants_in_the_advertiser_zone(zone, moment, expected):
-    day, at_midnight = rp.local_day(datetime.fromisoformat(moment), ZoneInfo(zone))
+    day, at_midnight = report.local_day(datetime.fromisoformat(moment), ZoneInfo(zone))
     assert (day.isoformat(), at_midnight) == expected
 
 
 def test_report_day_reads_stat_time_day():
-    assert rp.report_day("2026-01-31 00:00:00") == D("2026-01-31")
+    assert report.report_day("2026-01-31 00:00:00") == D("2026-01-31")
     for bad in (None, "", "31/01/2026", "-"):
-        with pytest.raises(ValueError):
-            rp.report_day(bad)
+        with pytest.raises(ValueError, match="stat_time_day is not a date"):
+            report.report_day(bad)
 
 
 # -------------------------------------------------------------------------------------- requests
 def test_report_params_ask_one_ad_level_daily_report_with_names_and_deleted_ads():
-    params = rp.report_params("7000000000000000001", (D("2026-01-01"), D("2026-01-30")), True)
+    params = report.report_params("7000000000000000001", (D("2026-01-01"), D("2026-01-30")), True)
     assert params == {
         "advertiser_id": "7000000000000000001",
         "report_type": "BASIC",
@@ -153,11 +158,11 @@ def test_report_params_ask_one_ad_level_daily_report_with_names_and_deleted_ads(
         "filtering": [{"field_name": "ad_status", "filter_type": "IN", "filter_value": '["STATUS_ALL"]'}],
     }  # fmt: skip
     assert json.loads(params["filtering"][0]["filter_value"]) == ["STATUS_ALL"]
-    assert "filtering" not in rp.report_params("1", (D("2026-01-01"), D("2026-01-01")), False)
+    assert "filtering" not in report.report_params("1", (D("2026-01-01"), D("2026-01-01")), False)
 
 
 def test_ad_params_include_deleted_ads_only_when_asked():
-    assert rp.ad_params("42", True) == {
+    assert report.ad_params("42", True) == {
         "advertiser_id": "42",
         "fields": [
             "ad_id",
@@ -170,35 +175,35 @@ def test_ad_params_include_deleted_ads_only_when_asked():
         ],
         "filtering": {"primary_status": "STATUS_ALL"},
     }
-    assert "filtering" not in rp.ad_params("42", False)
+    assert "filtering" not in report.ad_params("42", False)
 
 
 # --------------------------------------------------------------------------------------- metrics
 @pytest.mark.parametrize("empty", ["-", "", " - ", None, "  "])
 def test_empty_metric_values_read_as_zero_and_are_flagged(empty):
-    assert rp.parse_cost(empty, row=1, field_name="metrics.spend") == (Decimal(0), True)
-    assert rp.parse_count(empty, row=1, field_name="metrics.clicks") == (0, True)
+    assert report.parse_cost(empty, row=1, field_name="metrics.spend") == (Decimal(0), True)
+    assert report.parse_count(empty, row=1, field_name="metrics.clicks") == (0, True)
 
 
 def test_metric_strings_parse_exactly():
-    assert rp.parse_cost("12.30", row=1, field_name="metrics.spend") == (Decimal("12.30"), False)
-    assert rp.parse_cost("1234.00", row=1, field_name="metrics.spend") == (Decimal("1234"), False)
-    assert rp.parse_cost(0.1, row=1, field_name="metrics.spend") == (Decimal("0.1"), False)
-    assert rp.parse_count("1000", row=1, field_name="metrics.impressions") == (1000, False)
-    assert rp.parse_count("0", row=1, field_name="metrics.impressions") == (0, False)
-    assert rp.parse_count(7, row=1, field_name="metrics.impressions") == (7, False)
-    assert rp.parse_count("12.0", row=1, field_name="metrics.clicks") == (12, False)
+    assert report.parse_cost("12.30", row=1, field_name="metrics.spend") == (Decimal("12.30"), False)
+    assert report.parse_cost("1234.00", row=1, field_name="metrics.spend") == (Decimal("1234"), False)
+    assert report.parse_cost(0.1, row=1, field_name="metrics.spend") == (Decimal("0.1"), False)
+    assert report.parse_count("1000", row=1, field_name="metrics.impressions") == (1000, False)
+    assert report.parse_count("0", row=1, field_name="metrics.impressions") == (0, False)
+    assert report.parse_count(7, row=1, field_name="metrics.impressions") == (7, False)
+    assert report.parse_count("12.0", row=1, field_name="metrics.clicks") == (12, False)
 
 
 @pytest.mark.parametrize(
     ("value", "parser", "reason"),
     [
-        ("12,5", rp.parse_cost, "not a number"),
-        ("N/A", rp.parse_count, "not a number"),
-        (True, rp.parse_count, "not a number"),
-        ("-3", rp.parse_count, "negative"),
-        ("Infinity", rp.parse_cost, "infinite"),
-        ("12.5", rp.parse_count, "fractional"),
+        ("12,5", report.parse_cost, "not a number"),
+        ("N/A", report.parse_count, "not a number"),
+        (True, report.parse_count, "not a number"),
+        ("-3", report.parse_count, "negative"),
+        ("Infinity", report.parse_cost, "infinite"),
+        ("12.5", report.parse_count, "fractional"),
     ],
 )
 def test_bad_metric_values_name_row_and_field_but_not_the_value(value, parser, reason):
@@ -230,19 +235,19 @@ def test_bad_metric_values_name_row_and_field_but_not_the_value(value, parser, r
     ],
 )  # fmt: skip
 def test_parse_utm(url, expected):
-    assert rp.parse_utm(url) == expected
+    assert report.parse_utm(url) == expected
 
 
 def test_utm_properties_fill_absent_parameters_with_defaults_then_user_overrides():
     url = "https://shop.example/p?utm_medium=cpc"
-    assert rp.utm_properties(url, "Camp A", "Ad 1", {}) == {
+    assert report.utm_properties(url, "Camp A", "Ad 1", {}) == {
         "utm_source": "tiktok",
         "utm_medium": "cpc",
         "utm_campaign": "Camp A",
         "utm_content": "Ad 1",
     }
     overrides = {"utm_source": "tt", "utm_medium": "paid", "utm_content": "fixed"}
-    assert rp.utm_properties(url, "Camp A", "Ad 1", overrides) == {
+    assert report.utm_properties(url, "Camp A", "Ad 1", overrides) == {
         "utm_source": "tt",
         "utm_medium": "cpc",  # the landing page wins over any default
         "utm_campaign": "Camp A",
@@ -251,14 +256,14 @@ def test_utm_properties_fill_absent_parameters_with_defaults_then_user_overrides
 
 
 def test_check_utm_defaults():
-    assert rp.check_utm_defaults(None) == {}
-    assert rp.check_utm_defaults({"utm_medium": "paid"}) == {"utm_medium": "paid"}
+    assert report.check_utm_defaults(None) == {}
+    assert report.check_utm_defaults({"utm_medium": "paid"}) == {"utm_medium": "paid"}
     with pytest.raises(TikTokConfigError, match="unknown key 'utm_term'"):
-        rp.check_utm_defaults({"utm_term": "x"})
+        report.check_utm_defaults({"utm_term": "x"})
     with pytest.raises(TikTokConfigError, match="utm_source must be a non-empty string"):
-        rp.check_utm_defaults({"utm_source": " "})
+        report.check_utm_defaults({"utm_source": " "})
     with pytest.raises(TikTokConfigError, match="must be a mapping"):
-        rp.check_utm_defaults(["utm_source"])
+        report.check_utm_defaults(["utm_source"])
 
 
 # --------------------------------------------------------------------------------------- records
@@ -270,9 +275,9 @@ def _rows_and_ads() -> tuple[list[dict], dict[str, dict]]:
 
 def test_build_record_matches_the_expected_file_byte_for_byte():
     rows, ads = _rows_and_ads()
-    tally = rp.Tally()
+    tally = report.Tally()
     records = [
-        rp.build_record(
+        report.build_record(
             row,
             row_number=n,
             advertiser_id="7000000000000000001",
@@ -283,14 +288,14 @@ def test_build_record_matches_the_expected_file_byte_for_byte():
         )
         for n, row in enumerate(rows, start=1)
     ]
-    lines = "".join(rp.record_line(r) for r in sorted(records, key=rp.sort_key))
+    lines = "".join(report.record_line(r) for r in sorted(records, key=report.sort_key))
     assert lines == (DATA / "expected_records.jsonl").read_text(encoding="utf-8")
 
 
 def test_build_record_shape_types_and_tally():
     rows, ads = _rows_and_ads()
-    tally = rp.Tally()
-    record = rp.build_record(
+    tally = report.Tally()
+    record = report.build_record(
         rows[0],
         row_number=1,
         advertiser_id="7000000000000000001",
@@ -305,7 +310,7 @@ def test_build_record_shape_types_and_tally():
     ]  # fmt: skip
     assert list(record["ad_metrics"]) == ["cost", "impressions", "clicks", "conversions"]
     assert [type(v) for v in record["ad_metrics"].values()] == [float, int, int, int]
-    assert list(record["user_properties"]) == list(rp.UTM_KEYS)
+    assert list(record["user_properties"]) == list(report.UTM_KEYS)
     metrics = rows[0]["metrics"]
     assert tally.rows == 1
     assert tally.cost == Decimal(metrics["spend"])
@@ -314,30 +319,31 @@ def test_build_record_shape_types_and_tally():
 
 def test_tally_sums_money_exactly_and_counts_empty_values():
     rows, ads = _rows_and_ads()
-    tally = rp.Tally()
+    tally = report.Tally()
     for n, row in enumerate(rows, start=1):
-        rp.build_record(row, row_number=n, advertiser_id="1", currency="USD", ads=ads, utm_defaults={}, tally=tally)
+        report.build_record(row, row_number=n, advertiser_id="1", currency="USD", ads=ads, utm_defaults={}, tally=tally)
     spends = [r["metrics"]["spend"] for r in rows]
     expected_cost = sum((Decimal(s) for s in spends if s not in ("-", "")), Decimal(0))
     assert tally.cost == expected_cost
     assert tally.totals()["cost"] == float(expected_cost)
     expected_empty = {
-        name: sum(1 for r in rows if r["metrics"].get(metric) in ("-", "", None)) for name, metric in rp.METRICS.items()
+        name: sum(1 for r in rows if r["metrics"].get(metric) in ("-", "", None))
+        for name, metric in report.METRICS.items()
     }
     assert tally.empty_metric_values == expected_empty
     assert sum(expected_empty.values()) >= 3  # the fixture holds "-" in spend, clicks and conversion
 
 
 def test_build_record_rejects_rows_without_ad_or_day():
-    tally = rp.Tally()
+    tally = report.Tally()
     with pytest.raises(TikTokInputError, match="numeric ad id") as info:
-        rp.build_record(
+        report.build_record(
             {"dimensions": {"stat_time_day": "2026-01-01 00:00:00"}, "metrics": {}},
             row_number=4, advertiser_id="1", currency="USD", ads={}, utm_defaults={}, tally=tally,
         )  # fmt: skip
     assert (info.value.row, info.value.field) == (4, "dimensions.ad_id")
     with pytest.raises(TikTokInputError, match="valid day"):
-        rp.build_record(
+        report.build_record(
             {"dimensions": {"ad_id": "19", "stat_time_day": "-"}, "metrics": {}},
             row_number=5, advertiser_id="1", currency="USD", ads={}, utm_defaults={}, tally=tally,
         )  # fmt: skip
@@ -347,13 +353,13 @@ def test_build_record_rejects_rows_without_ad_or_day():
 def test_record_line_is_compact_utf8_in_record_order():
     record = {"event_type": "Daily Ad Metrics", "ad_name": "Größen \u2013 Video 0001", "ad_metrics": {"cost": 1.5}}
     expected = '{"event_type":"Daily Ad Metrics","ad_name":"Größen \u2013 Video 0001","ad_metrics":{"cost":1.5}}\n'
-    assert rp.record_line(record) == expected
-    assert rp.record_line(record).encode("utf-8").count(b"\xe2\x80\x93") == 1  # the dash as UTF-8, not \\u2013
+    assert report.record_line(record) == expected
+    assert report.record_line(record).encode("utf-8").count(b"\xe2\x80\x93") == 1  # the dash as UTF-8, not \\u2013
 
 
 def test_sort_key_orders_ad_ids_numerically():
     ids = ["19", "100", "9", "1900000000000000001"]
-    assert sorted(({"ad_id": i} for i in ids), key=rp.sort_key) == [
+    assert sorted(({"ad_id": i} for i in ids), key=report.sort_key) == [
         {"ad_id": "9"},
         {"ad_id": "19"},
         {"ad_id": "100"},
@@ -373,12 +379,12 @@ def test_count_changed_counts_only_stored_rows_with_other_metrics():
         {"ad_id": "3", "ad_metrics": {"cost": 3.0, "impressions": 30, "clicks": 3, "conversions": 2}},  # revised
         {"ad_id": "4", "ad_metrics": {"cost": 4.0, "impressions": 40, "clicks": 4, "conversions": 0}},  # new
     ]
-    assert rp.count_changed(old, new) == 1
-    assert rp.same_metrics({"cost": 1}, new[0]["ad_metrics"]) is False
+    assert report.count_changed(old, new) == 1
+    assert report.same_metrics({"cost": 1}, new[0]["ad_metrics"]) is False
 
 
 def test_utc_is_not_the_advertiser_day_east_of_greenwich():
     # Why the default date_from reads the interval in the advertiser's zone: ds would be a day early in Berlin.
     start = datetime(2026, 3, 8, 23, 0, tzinfo=timezone.utc)
     assert start.date().isoformat() == "2026-03-08"
-    assert rp.local_day(start, ZoneInfo("Europe/Berlin"))[0] == D("2026-03-09")
+    assert report.local_day(start, ZoneInfo("Europe/Berlin"))[0] == D("2026-03-09")

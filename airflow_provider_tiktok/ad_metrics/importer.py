@@ -1,0 +1,164 @@
+"""One run's reading of TikTok's daily ad report: report windows (halved when TikTok finds one too large), ad
+names and landing pages once, and one record per ad and day handed to a sink; plus the run's summary."""
+
+from __future__ import annotations
+
+import logging
+from collections import deque
+from dataclasses import dataclass, field
+from datetime import date
+from typing import TYPE_CHECKING, Any
+
+from airflow_provider_tiktok.ad_metrics import report
+from airflow_provider_tiktok.ad_metrics.sinks import MetricSink
+from airflow_provider_tiktok.exceptions import TikTokApiError, TikTokPartialSuccess
+from airflow_provider_tiktok.hooks.codes import PARTIAL_SUCCESS, REPORT_TOO_LARGE
+from airflow_provider_tiktok.hooks.tiktok import REPORT_PATH, TikTokAdsHook
+
+if TYPE_CHECKING:
+    from collections.abc import Iterator
+
+log = logging.getLogger(__name__)
+
+
+def whole_pages(pages: Iterator[dict[str, Any]]) -> Iterator[dict[str, Any]]:
+    """Pages of a read, which must be whole: partial success (20001) fails the run before anything is written.
+
+    TikTok documents 20001 for row uploads, never for these reads; if one answered it, rows (or ad names) could
+    be missing, and writing them would make an incomplete day look imported.
+    """
+    try:
+        yield from pages
+    except TikTokPartialSuccess as err:
+        raise TikTokApiError(
+            PARTIAL_SUCCESS,
+            "TikTok answered partial success (20001) to a read, so rows may be missing; nothing was written for "
+            "this report window: run the task again",
+            err.request_id,
+            path=err.path,
+        ) from err
+
+
+@dataclass
+class MetricsImport:
+    """One run's reading of TikTok: report windows (halved on 40067), ad metadata once, records per day."""
+
+    hook: TikTokAdsHook
+    advertiser_id: str
+    currency: str
+    first_day: date
+    date_from: date
+    date_to: date
+    include_deleted: bool
+    utm_defaults: dict[str, str]
+    tally: report.Tally = field(default_factory=report.Tally)
+    windows: int = 0
+    _ads: dict[str, dict[str, Any]] | None = field(default=None, init=False, repr=False)
+
+    def run(self, sink: MetricSink) -> int:
+        """Write every day of ``first_day..date_to`` to ``sink``; return the rows the lookback found revised."""
+        pending = deque(report.date_windows(self.first_day, self.date_to))
+        while pending:
+            window = pending.popleft()
+            try:
+                rows = self.report_rows(window)
+            except TikTokApiError as err:
+                if err.code != REPORT_TOO_LARGE or window[0] == window[1]:
+                    raise
+                first, second = report.halve_window(window)
+                log.warning("TikTok found %s..%s too large (40067); asking for two halves", *window)
+                pending.extendleft((second, first))
+                continue
+            self.windows += 1
+            self.write_window(window, rows, sink)
+        return sink.commit()
+
+    def report_rows(self, window: report.Window) -> list[dict[str, Any]]:
+        """Every row of the window's report, all pages, checked against TikTok's own row count."""
+        params = report.report_params(self.advertiser_id, window, self.include_deleted)
+        rows: dict[tuple[str, str], dict[str, Any]] = {}
+        total: int | None = None
+        for page in whole_pages(self.hook.iter_report_pages(params, page_size=report.PAGE_SIZE)):
+            for row in page.get("list") or []:
+                dimensions = row.get("dimensions") or {}
+                rows[(str(dimensions.get("ad_id")), str(dimensions.get("stat_time_day")))] = row
+            if "total_number" in (page.get("page_info") or {}):
+                total = int(page["page_info"]["total_number"])
+        if total is not None and total != len(rows):
+            raise TikTokApiError(
+                None,
+                f"the report for {window[0]}..{window[1]} gave {len(rows)} distinct rows but page_info.total_number "
+                f"says {total} (rows moved between pages): run the task again",
+                path=REPORT_PATH,
+            )
+        return list(rows.values())
+
+    def ads(self) -> dict[str, dict[str, Any]]:
+        """Landing pages and names of the advertiser's ads, deleted ones included when asked (read once)."""
+        if self._ads is None:
+            params = report.ad_params(self.advertiser_id, self.include_deleted)
+            ads = whole_pages(self.hook.iter_ads(params, page_size=report.PAGE_SIZE))
+            self._ads = {str(ad.get("ad_id")): ad for ad in ads}
+        return self._ads
+
+    def write_window(self, window: report.Window, rows: list[dict[str, Any]], sink: MetricSink) -> None:
+        """Shape the window's rows into records and hand every day of it to ``sink`` (empty days too)."""
+        ads = self.ads() if rows else {}
+        days: dict[str, list[dict[str, Any]]] = {day.isoformat(): [] for day in report.days_between(*window)}
+        lookback_until = self.date_from.isoformat()
+        for number, row in enumerate(rows, start=1):
+            record = report.build_record(
+                row,
+                row_number=number,
+                advertiser_id=self.advertiser_id,
+                currency=self.currency,
+                ads=ads,
+                utm_defaults=self.utm_defaults,
+                tally=self.tally,
+            )
+            if record["date"] not in days:
+                raise TikTokApiError(None, f"the report for {window[0]}..{window[1]} answered a row for another day")
+            days[record["date"]].append(record)
+        for day, records in days.items():
+            records.sort(key=report.sort_key)
+            sink.write_day(date.fromisoformat(day), records, revision_check=day < lookback_until)
+
+    def summary(self, changed: int, location: str) -> dict[str, Any]:
+        """The run's small result (also logged as one line): range, rows, totals, calls and destination."""
+        totals = self.tally.totals()
+        summary: dict[str, Any] = {
+            "advertiser_id": self.advertiser_id,
+            "date_from": self.date_from.isoformat(),
+            "date_to": self.date_to.isoformat(),
+            "lookback_from": self.first_day.isoformat(),
+            "days": len(report.days_between(self.first_day, self.date_to)),
+            "rows": self.tally.rows,
+            "rows_changed_by_lookback": changed,
+            "api_calls": self.hook.api_calls,
+            "windows": self.windows,
+            "currency": self.currency,
+            "totals": totals,
+            "empty_metric_values": self.tally.empty_metric_values,
+            "destination": location,
+        }
+        log.info(
+            "TikTok ad metrics of advertiser %s, %s..%s: %d days, %d rows (%d changed by lookback), cost %s %s, "
+            "%d impressions, %d clicks, %d conversions, %d empty metric values, %d API calls in %d report windows, "
+            "written to %s",
+            self.advertiser_id,
+            summary["lookback_from"],
+            summary["date_to"],
+            summary["days"],
+            summary["rows"],
+            changed,
+            totals["cost"],
+            self.currency,
+            totals["impressions"],
+            totals["clicks"],
+            totals["conversions"],
+            sum(self.tally.empty_metric_values.values()),
+            summary["api_calls"],
+            self.windows,
+            location,
+        )
+        return summary

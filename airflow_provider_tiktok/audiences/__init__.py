@@ -1,0 +1,1 @@
+"""Cohort sync: hashing the cohort, planning calls within the daily limit, the ledger, snapshots and the sync."""

@@ -1,0 +1,1 @@
+"""Events upload: building Events API events from records, batching, progress and the upload run."""

@@ -1,0 +1,324 @@
+"""Turn one flat input record into one Events API 2.0 event, exactly as TikTok expects it.
+
+Pure functions (no Airflow import). A record uses the canonical flat field names below (``field_map``
+renames source columns to them); the result is the nested ``{"event", "event_time", "event_id", "user",
+"properties", "page", "limited_data_use"}`` object of ``event/track/``. A row that cannot be sent raises
+:class:`RowRejected` naming the row and field, never the value; an identifier that cannot be
+normalised (e.g. an unparseable phone) is dropped from its row and counted, the row keeps the others.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import math
+from collections.abc import Mapping
+from decimal import Decimal
+from typing import Any
+
+from airflow_provider_tiktok.events.rules import (
+    CANONICAL_FIELDS,
+    CONTENT_FIELD_SET,
+    CONTENT_FIELDS,
+    CONTENT_TYPES,
+    CURRENCIES,
+    DEVICE_ID_FIELDS,
+    DEVICE_ID_SET,
+    EVENT_ID_LENGTH,
+    HASHED_FIELDS,
+    MAX_EVENT_NAME_LENGTH,
+    MAX_FUTURE_SECONDS,
+    MAX_TEXT_LENGTH,
+    PROPERTY_FIELD_SET,
+    PROPERTY_TEXT_FIELDS,
+    STANDARD_EVENTS,
+    USER_TEXT_FIELDS,
+    BuildTally,
+    EventRules,
+    RowRejected,
+    check_fields,
+)
+from airflow_provider_tiktok.events.values import (
+    as_count,
+    as_decimal,
+    as_flag,
+    as_ip,
+    as_text,
+    json_number,
+    parse_event_time,
+)
+from airflow_provider_tiktok.utils.hashing import (
+    InvalidIdentifier,
+    hash_email,
+    hash_external_id,
+    hash_maid,
+    hash_phone,
+    is_sha256_hex,
+    normalise_maid,
+)
+
+_ZERO = Decimal(0)
+#: How deep a rejects-file copy of a record follows nested lists and objects.
+_REDACT_DEPTH = 4
+
+
+def build_event(record: Mapping[str, Any], row: int, rules: EventRules, tally: BuildTally) -> dict[str, Any]:
+    """The ``event/track/`` event for one canonical record; raises :class:`RowRejected` for a bad row."""
+    if not record.keys() <= CANONICAL_FIELDS:
+        check_fields(record, row)
+    given = {key: value for key, value in record.items() if value is not None and value != ""}
+    name = as_text(given["event"], "event", row) if "event" in given else None
+    name = name or rules.default_event
+    if not name:
+        raise RowRejected("is missing: add an event column or set default_event", row=row, field="event")
+    if len(name) > MAX_EVENT_NAME_LENGTH:
+        raise RowRejected(f"is longer than {MAX_EVENT_NAME_LENGTH} characters", row=row, field="event")
+    if name not in STANDARD_EVENTS:
+        tally.nonstandard_event_names[name] += 1
+    moment = parse_event_time(given.get("event_time"), row)
+    if moment < rules.oldest:
+        raise RowRejected(f"is older than {rules.max_event_age_days} days", row=row, field="event_time")
+    if moment > rules.now + MAX_FUTURE_SECONDS:
+        raise RowRejected("is more than 5 minutes in the future", row=row, field="event_time")
+    event: dict[str, Any] = {"event": name, "event_time": moment, "event_id": None, "user": None}
+    event["user"] = _user(given, row, rules, tally)
+    if not given.keys().isdisjoint(PROPERTY_FIELD_SET):
+        properties = _properties(given, row, rules)
+        if properties:
+            event["properties"] = properties
+    page = _page(given, row, rules)
+    if page:
+        event["page"] = page
+    event["limited_data_use"] = (
+        as_flag(given["limited_data_use"], row) if "limited_data_use" in given else rules.limited_data_use
+    )
+    event_id = as_text(given["event_id"], "event_id", row) if "event_id" in given else None
+    event["event_id"] = event_id or derive_event_id(event)
+    return event
+
+
+def derive_event_id(event: Mapping[str, Any]) -> str:
+    """36 hex characters from the hashed identity, event name, time and order id: reruns give the same id."""
+    user = event.get("user") or {}
+    get = user.get
+    order_id = (event.get("properties") or {}).get("order_id") or ""
+    key = (
+        f"{event['event']}\x1f{event['event_time']}\x1f{get('email') or ''}\x1f{get('phone') or ''}\x1f"
+        f"{get('external_id') or ''}\x1f{get('idfa') or ''}\x1f{get('idfv') or ''}\x1f{get('gaid') or ''}\x1f"
+        f"{get('ttclid') or ''}\x1f{get('ttp') or ''}\x1f{order_id}"
+    )
+    return hashlib.sha256(key.encode("utf-8")).hexdigest()[:EVENT_ID_LENGTH]
+
+
+def _user(given: Mapping[str, Any], row: int, rules: EventRules, tally: BuildTally) -> dict[str, Any]:
+    """Hashed email/phone/external_id, device ids and clear-text signals; unusable identifiers dropped (a row
+    left without the identity its source needs is rejected, naming the identifier that was unusable)."""
+    user: dict[str, Any] = {}
+    unusable = _hashed_identifiers(given, rules, tally, user)
+    if not given.keys().isdisjoint(DEVICE_ID_SET):
+        for name in DEVICE_ID_FIELDS:
+            if name in given:
+                try:
+                    user[name] = _device_id(given[name], name)
+                except InvalidIdentifier:
+                    tally.dropped_fields[name] += 1
+    if "ip" in given:
+        address = as_ip(given["ip"])
+        if address:
+            user["ip"] = address
+        else:
+            tally.dropped_fields["ip"] += 1
+    for name in USER_TEXT_FIELDS:
+        if name in given:
+            text = as_text(given[name], name, row)
+            if text:
+                user[name] = text
+    if rules.event_source == "web" and "email" not in user and "phone" not in user and "external_id" not in user:
+        _no_identity("a web event needs a usable email, phone or external_id", row, unusable)
+    if rules.event_source == "offline" and "email" not in user and "phone" not in user:
+        _no_identity("an offline event needs a usable email or phone", row, unusable)
+    return user
+
+
+def _hashed_identifiers(
+    given: Mapping[str, Any], rules: EventRules, tally: BuildTally, user: dict[str, Any]
+) -> InvalidIdentifier | None:
+    """Put the hashed email, phone and external_id into ``user``; count the unusable ones and return the first."""
+    unusable: InvalidIdentifier | None = None
+    for name in HASHED_FIELDS:
+        if name not in given:
+            continue
+        try:
+            if name == "email":
+                user[name] = hash_email(given[name])
+            elif name == "phone":
+                user[name] = tally.hash_phone(given[name], rules.default_phone_region)
+            else:
+                user[name] = hash_external_id(given[name])
+        except InvalidIdentifier as err:
+            tally.dropped_fields[name] += 1
+            unusable = unusable or err
+    return unusable
+
+
+def _no_identity(need: str, row: int, unusable: InvalidIdentifier | None) -> None:
+    """Reject a row without a usable identity, naming the identifier that could not be used, if any."""
+    if unusable is None:
+        raise RowRejected(need, row=row, field="user")
+    raise RowRejected(f"{unusable.reason}, and {need}", row=row, field=unusable.field)
+
+
+def hash_identifier(name: str, value: Any, phone_region: str) -> str:
+    """SHA-256 of a normalised email, phone (E.164, national numbers read in ``phone_region``) or external_id."""
+    if name == "email":
+        return hash_email(value)
+    if name == "phone":
+        return hash_phone(value, phone_region)
+    return hash_external_id(value)
+
+
+def _device_id(value: Any, name: str) -> str:
+    """IDFA/IDFV upper-case and GAID lower-case UUIDs, as the devices report them (sent in clear); a 64-hex
+    (already hashed) value passes through lower-cased."""
+    if is_sha256_hex(value):
+        return str(value).strip().lower()
+    normalised = normalise_maid(value, name)
+    return normalised if name == "gaid" else normalised.upper()
+
+
+def _properties(given: Mapping[str, Any], row: int, rules: EventRules) -> dict[str, Any]:
+    """currency, value, content_type, contents, num_items and the order/shop/search/description texts."""
+    contents = _contents(given, row)
+    properties = _amount(given, contents, row, rules)
+    content_type = as_text(given["content_type"], "content_type", row) if "content_type" in given else None
+    if content_type and content_type not in CONTENT_TYPES:
+        raise RowRejected(f"must be one of {', '.join(CONTENT_TYPES)}", row=row, field="content_type")
+    if content_type or contents:
+        properties["content_type"] = content_type or rules.default_content_type
+    if contents:
+        for content in contents:
+            if "price" in content:
+                content["price"] = json_number(content["price"])
+        properties["contents"] = contents
+    if "num_items" in given:
+        properties["num_items"] = as_count(given["num_items"], "num_items", row)
+    for name in PROPERTY_TEXT_FIELDS:
+        if name in given:
+            text = as_text(given[name], name, row)
+            if text:
+                properties[name] = text
+    return properties
+
+
+def _amount(given: Mapping[str, Any], contents: list[dict[str, Any]], row: int, rules: EventRules) -> dict[str, Any]:
+    """``currency`` and ``value`` (summed from the contents' prices and quantities when not given)."""
+    amount: dict[str, Any] = {}
+    value = as_decimal(given["value"], "value", row) if "value" in given else None
+    if value is None and contents and all("price" in c and "quantity" in c for c in contents):
+        value = sum([c["price"] * c["quantity"] for c in contents], _ZERO)
+    currency = as_text(given["currency"], "currency", row) if "currency" in given else None
+    if currency:
+        currency = currency.upper()
+        if currency not in CURRENCIES:
+            raise RowRejected("is not an ISO 4217 currency code", row=row, field="currency")
+    elif value is not None or any("price" in c for c in contents):
+        currency = rules.default_currency
+    if currency:
+        amount["currency"] = currency
+    if value is not None:
+        amount["value"] = json_number(value)
+    return amount
+
+
+def _contents(given: Mapping[str, Any], row: int) -> list[dict[str, Any]]:
+    """``contents`` (a list, or its JSON text from a CSV cell), or one entry built from the row's content_*
+    fields; prices stay Decimal here so that ``value`` sums exactly."""
+    raw = given.get("contents")
+    if given.keys().isdisjoint(CONTENT_FIELD_SET):
+        single = None
+    else:
+        single = {name: given[name] for name in CONTENT_FIELDS if name in given}
+    if raw is None or raw == []:
+        return [_content(single, row, "")] if single else []
+    if single:
+        raise RowRejected("give either contents or content_* fields, not both", row=row, field="contents")
+    if isinstance(raw, str):
+        try:
+            raw = json.loads(raw)
+        except ValueError:
+            raise RowRejected("is not a JSON list", row=row, field="contents") from None
+    if not isinstance(raw, list) or not all(isinstance(item, Mapping) for item in raw):
+        raise RowRejected("must be a list of objects", row=row, field="contents")
+    return [_content(item, row, f"contents.{n}.") for n, item in enumerate(raw) if item]
+
+
+def _content(item: Mapping[str, Any], row: int, prefix: str) -> dict[str, Any]:
+    """One contents entry in TikTok's field order: price as Decimal, quantity as int, the rest as text."""
+    if not item.keys() <= CONTENT_FIELD_SET:
+        unknown = sorted(item.keys() - CONTENT_FIELD_SET)[0]
+        raise RowRejected("is not a contents field", row=row, field=prefix + unknown)
+    content: dict[str, Any] = {}
+    for name in CONTENT_FIELDS:
+        value = item.get(name)
+        if value is None:
+            continue
+        if name == "price":
+            value = as_decimal(value, prefix + name, row)
+        elif name == "quantity":
+            value = as_count(value, prefix + name, row)
+        else:
+            value = as_text(value, prefix + name, row)
+        if value is not None:
+            content[name] = value
+    return content
+
+
+def _page(given: Mapping[str, Any], row: int, rules: EventRules) -> dict[str, str]:
+    page: dict[str, str] = {}
+    url = as_text(given["page_url"], "page_url", row) if "page_url" in given else None
+    if url:
+        if not url[:8].lower().startswith(("https://", "http://")):
+            raise RowRejected("must be an http(s) URL", row=row, field="page_url")
+        page["url"] = url
+    elif rules.event_source == "web":
+        raise RowRejected("is required for web events", row=row, field="page_url")
+    referrer = as_text(given["referrer_url"], "referrer_url", row) if "referrer_url" in given else None
+    if referrer:
+        page["referrer"] = referrer
+    return page
+
+
+def redacted(record: Mapping[str, Any], rules: EventRules) -> dict[str, Any]:
+    """The record as it may be written to a rejects file: email, phone, external_id and device ids hashed (or
+    left out when they cannot be normalised), texts longer than MAX_TEXT_LENGTH replaced by their length,
+    other values as the user gave them (strict JSON: NaN and infinities as text)."""
+    safe: dict[str, Any] = {}
+    for key, value in record.items():
+        if value not in (None, "") and (key in HASHED_FIELDS or key in DEVICE_ID_SET):
+            try:
+                value = (
+                    hash_maid(value, key)
+                    if key in DEVICE_ID_SET
+                    else hash_identifier(key, value, rules.default_phone_region)
+                )
+            except InvalidIdentifier:
+                continue
+        safe[str(key)[:MAX_TEXT_LENGTH]] = _kept(value, _REDACT_DEPTH)
+    return safe
+
+
+def _kept(value: Any, depth: int) -> Any:
+    """A JSON-safe copy of a rejected value: long texts and deep nesting replaced by a note of what they were."""
+    if isinstance(value, str):
+        return value if len(value) <= MAX_TEXT_LENGTH else f"<{len(value)} characters, not kept>"
+    if value is None or isinstance(value, bool | int):
+        return value if not isinstance(value, int) or value.bit_length() <= 256 else "<a very large number>"
+    if isinstance(value, float):
+        return value if math.isfinite(value) else str(value)
+    if isinstance(value, list | dict):
+        if depth <= 0:
+            return "<nested value, not kept>"
+        if isinstance(value, list):
+            return [_kept(item, depth - 1) for item in value[:1000]]
+        return {str(k)[:MAX_TEXT_LENGTH]: _kept(v, depth - 1) for k, v in list(value.items())[:1000]}
+    return _kept(str(value), depth)

@@ -1,0 +1,177 @@
+"""The settings and vocabulary of event building: canonical field names, TikTok's standard events and limits,
+the upload's rules (checked once) and what building noticed (the tally)."""
+
+from __future__ import annotations
+
+from collections import Counter
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from decimal import Decimal
+from typing import Any
+
+import pycountry
+
+from airflow_provider_tiktok.exceptions import TikTokConfigError, TikTokInputError
+from airflow_provider_tiktok.utils.hashing import hash_phone, phone_region
+from airflow_provider_tiktok.utils.readers import is_column_name
+
+EVENT_SOURCES = ("web", "app", "offline", "crm")
+CONTENT_TYPES = ("product", "product_group")
+CONTENT_FIELDS = ("content_id", "content_name", "content_category", "brand", "price", "quantity")
+USER_TEXT_FIELDS = ("ttclid", "ttp", "user_agent", "locale")
+PROPERTY_TEXT_FIELDS = ("order_id", "shop_id", "query", "description")
+DEVICE_ID_FIELDS = ("idfa", "idfv", "gaid")
+HASHED_FIELDS = ("email", "phone", "external_id")
+CONTENT_FIELD_SET = frozenset(CONTENT_FIELDS)
+DEVICE_ID_SET = frozenset(DEVICE_ID_FIELDS)
+PROPERTY_FIELD_SET = frozenset(
+    {"value", "currency", "content_type", "contents", "num_items", *CONTENT_FIELDS, *PROPERTY_TEXT_FIELDS}
+)
+CANONICAL_FIELDS = frozenset(
+    {
+        "event",
+        "event_time",
+        "event_id",
+        "ip",
+        "page_url",
+        "referrer_url",
+        "value",
+        "currency",
+        "content_type",
+        "num_items",
+        "contents",
+        "limited_data_use",
+        *HASHED_FIELDS,
+        *USER_TEXT_FIELDS,
+        *DEVICE_ID_FIELDS,
+        *CONTENT_FIELDS,
+        *PROPERTY_TEXT_FIELDS,
+    }
+)
+#: TikTok's standard event names (Events API 2.0 and the names Amplitude/Amperity offer); others are custom.
+STANDARD_EVENTS = frozenset(
+    {
+        "AddPaymentInfo",
+        "AddToCart",
+        "AddToWishlist",
+        "ClickButton",
+        "CompletePayment",
+        "CompleteRegistration",
+        "Contact",
+        "CustomizeProduct",
+        "Download",
+        "FindLocation",
+        "InitiateCheckout",
+        "Lead",
+        "PlaceAnOrder",
+        "Purchase",
+        "Schedule",
+        "Search",
+        "SubmitForm",
+        "Subscribe",
+        "ViewContent",
+    }
+)
+#: ISO 4217 codes from pycountry's maintained list.
+CURRENCIES = frozenset(currency.alpha_3 for currency in pycountry.currencies)
+MAX_EVENT_AGE_DAYS = 28
+MAX_FUTURE_SECONDS = 300
+EVENT_ID_LENGTH = 36
+PHONE_CACHE_SIZE = 50_000
+#: Our bounds, not TikTok's documented limits: a longer event name or text is data in the wrong column, and
+#: one such field must not grow a request by megabytes (or be copied into a rejects file).
+MAX_EVENT_NAME_LENGTH = 255
+MAX_TEXT_LENGTH = 8192
+#: Amounts above this lose cents as JSON numbers (doubles); counts above this are not quantities.
+MAX_AMOUNT = Decimal(10) ** 15
+MAX_COUNT = 2**31 - 1
+
+
+class RowRejected(TikTokInputError):
+    """One input row cannot become an event; ``reason`` says why (never quoting the value)."""
+
+    def __init__(self, reason: str, *, row: int | None, field: str) -> None:
+        self.reason = reason
+        super().__init__(reason, row=row, field=field)
+
+
+@dataclass(frozen=True)
+class EventRules:
+    """The upload's settings that shape every event; checked once, before any row is read.
+
+    :param now: the current instant in Unix seconds, for the age and future checks.
+    """
+
+    event_source: str
+    now: int
+    default_event: str | None = None
+    default_phone_region: str = "US"
+    default_currency: str = "USD"
+    default_content_type: str = "product"
+    limited_data_use: bool = False
+    max_event_age_days: int = MAX_EVENT_AGE_DAYS
+
+    def __post_init__(self) -> None:
+        """Refuse settings TikTok would reject on every row."""
+        if self.event_source not in EVENT_SOURCES:
+            raise TikTokConfigError(f"event_source must be one of {', '.join(EVENT_SOURCES)}")
+        object.__setattr__(self, "default_phone_region", phone_region(self.default_phone_region))
+        if str(self.default_currency).upper() not in CURRENCIES:
+            raise TikTokConfigError("default_currency must be an ISO 4217 code such as USD")
+        object.__setattr__(self, "default_currency", str(self.default_currency).upper())
+        if self.default_content_type not in CONTENT_TYPES:
+            raise TikTokConfigError(f"default_content_type must be one of {', '.join(CONTENT_TYPES)}")
+        if not isinstance(self.limited_data_use, bool):
+            raise TikTokConfigError("limited_data_use must be True or False")
+        age = self.max_event_age_days
+        if isinstance(age, bool) or not isinstance(age, int) or not 1 <= age <= MAX_EVENT_AGE_DAYS:
+            raise TikTokConfigError(f"max_event_age_days must be a whole number from 1 to {MAX_EVENT_AGE_DAYS}")
+        if self.default_event is not None and not str(self.default_event).strip():
+            raise TikTokConfigError("default_event must be an event name such as Purchase, or None")
+
+    @property
+    def oldest(self) -> int:
+        """The oldest accepted event time (Unix seconds)."""
+        return self.now - self.max_event_age_days * 86_400
+
+
+@dataclass
+class BuildTally:
+    """What building events noticed without rejecting rows (dropped identifiers, custom event names), and the
+    upload's phone hashes by raw value: parsing a phone costs more than the rest of an event, and a customer
+    sends several events (bounded; dropped with the upload)."""
+
+    dropped_fields: Counter[str] = field(default_factory=Counter)
+    nonstandard_event_names: Counter[str] = field(default_factory=Counter)
+    phone_hashes: dict[Any, str] = field(default_factory=dict, repr=False)
+
+    def hash_phone(self, value: Any, region: str) -> str:
+        """``hash_phone`` through the bounded cache."""
+        digest = self.phone_hashes.get(value)
+        if digest is None:
+            digest = hash_phone(value, region)
+            if len(self.phone_hashes) >= PHONE_CACHE_SIZE:
+                self.phone_hashes.clear()
+            self.phone_hashes[value] = digest
+        return digest
+
+
+def check_fields(record: Mapping[str, Any], row: int) -> None:
+    """Raise at the first field that is not a canonical name (it needs a ``field_map`` entry); names that do
+    not look like column names are not quoted (a CSV without its header row has values there)."""
+    unknown = record.keys() - CANONICAL_FIELDS
+    if unknown:
+        names = sorted(str(key) for key in unknown)
+        if not all(is_column_name(name) for name in names):
+            raise TikTokInputError(
+                "has columns whose names are not field names (is the CSV header row missing?): give the file a "
+                "header of Events API field names, or map the columns with field_map",
+                row=row,
+            )
+        name = names[0]
+        raise TikTokInputError(
+            "is not an Events API field: rename it with field_map={'<column>': '<field>'} or drop it with "
+            "field_map={'<column>': None}",
+            row=row,
+            field=name,
+        )

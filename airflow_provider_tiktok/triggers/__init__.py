@@ -1,1 +1,0 @@
-"""Triggers of the TikTok Ads provider."""
