@@ -22,6 +22,10 @@ ADVERTISER_B = "7000000000000000002"
 #: "Demo Store JP": JPY (no minor unit), Asia/Tokyo, 20 ads.
 ADVERTISER_C = "7000000000000000003"
 ADVERTISER_IDS = (ADVERTISER_A, ADVERTISER_B, ADVERTISER_C)
+#: The TikTok user behind every token (``user/info/``): core_user_id, display name, e-mail (answered masked).
+USER_ID = "7300000000000000001"
+USER_DISPLAY_NAME = "Demo Marketer"
+USER_EMAIL = "demo.marketer@example.com"
 
 DEFAULT_SEED = 42
 #: Every API path starts with this prefix, as on business-api.tiktok.com.
@@ -48,4 +52,7 @@ __all__ = [
     "DEFAULT_SEED",
     "REFRESH_TOKEN",
     "SCOPES",
+    "USER_DISPLAY_NAME",
+    "USER_EMAIL",
+    "USER_ID",
 ]

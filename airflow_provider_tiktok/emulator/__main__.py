@@ -58,6 +58,11 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--file-path-ttl", type=float, help="seconds an uploaded file_path stays usable")
     parser.add_argument("--max-upload-bytes", type=int, help="largest accepted customer file")
     parser.add_argument("--replace-processing-seconds", type=float, help="how long a REPLACE keeps processing")
+    parser.add_argument(
+        "--match-rate",
+        type=float,
+        help="share (0..1) of customer-file ids that match a TikTok user and count in cover_num (default 1.0)",
+    )
     parser.add_argument("--log-level", default="info", choices=["critical", "error", "warning", "info", "debug"])
     return parser.parse_args(argv)
 
@@ -80,6 +85,8 @@ def build_state(args: argparse.Namespace) -> EmulatorState:
         settings.max_upload_bytes = args.max_upload_bytes
     if args.replace_processing_seconds is not None:
         settings.replace_processing_seconds = args.replace_processing_seconds
+    if args.match_rate is not None:
+        settings.update({"match_rate": args.match_rate})  # checks the range
     return state
 
 

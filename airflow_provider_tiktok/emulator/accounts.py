@@ -17,17 +17,10 @@ from airflow_provider_tiktok.emulator import params
 from airflow_provider_tiktok.emulator.data import Ad, AdGroup, Campaign
 from airflow_provider_tiktok.emulator.envelope import INVALID_PARAMS, ApiError
 from airflow_provider_tiktok.emulator.routing import ApiRequest, Route, page_params, paginate
+from airflow_provider_tiktok.emulator.spec import PRIMARY_STATUSES
 from airflow_provider_tiktok.emulator.state import EmulatorState
 
 TIME_FORMAT = "%Y-%m-%d %H:%M:%S"
-PRIMARY_STATUSES = (
-    "STATUS_ALL",
-    "STATUS_NOT_DELETE",
-    "STATUS_DELETE",
-    "STATUS_DELIVERY_OK",
-    "STATUS_DISABLE",
-    "STATUS_TIME_DONE",
-)
 
 
 def _time(moment: datetime) -> str:

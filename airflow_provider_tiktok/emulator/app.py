@@ -2,10 +2,12 @@
 
 Every API request goes through one endpoint wrapper: request id, injected latency and faults, body
 parsing, ``Access-Token`` check (40104 missing, 40105 unknown or revoked, 40102 expired, 40130 scope),
-the handler under the state lock, the envelope, and the request log. Answers are HTTP 200 with the
-envelope whatever the code, except the injected ``http`` and ``reset`` faults. An injected ``code=20001`` on
-``event/track`` is the one fault that processes the request: the events it fails are left out and named in
-``data.failed_events``. The request log keeps each request's query parameters and arrival time.
+the route's ``before`` bookkeeping, the parameters checked against :mod:`.spec` (40002 naming the field
+and the rule; every route must have an entry there), the handler under the state lock, the envelope, and
+the request log. Answers are HTTP 200 with the envelope whatever the code, except the injected ``http``
+and ``reset`` faults. An injected ``code=20001`` on ``event/track`` is the one fault that processes the
+request: the events it fails are left out and named in ``data.failed_events``. The request log keeps
+each request's query parameters and arrival time.
 """
 
 from __future__ import annotations
@@ -21,7 +23,16 @@ from starlette.datastructures import UploadFile
 from starlette.requests import ClientDisconnect, Request
 from starlette.responses import JSONResponse, PlainTextResponse, RedirectResponse, Response
 
-from airflow_provider_tiktok.emulator import API_PREFIX, accounts, audiences, control, events, oauth, reporting
+from airflow_provider_tiktok.emulator import (
+    API_PREFIX,
+    accounts,
+    audiences,
+    control,
+    events,
+    oauth,
+    reporting,
+    users,
+)
 from airflow_provider_tiktok.emulator.envelope import (
     INVALID_PARAMS,
     PARTIAL_SUCCESS,
@@ -32,11 +43,20 @@ from airflow_provider_tiktok.emulator.envelope import (
 from airflow_provider_tiktok.emulator.faults import FaultAction
 from airflow_provider_tiktok.emulator.routing import ApiRequest, FilePart, Route
 from airflow_provider_tiktok.emulator.server import drop_connection
+from airflow_provider_tiktok.emulator.spec import SPECS
 from airflow_provider_tiktok.emulator.state import EmulatorState
+from airflow_provider_tiktok.emulator.validation import validate
 
 #: The one path where TikTok answers partial success (20001) with per-event failures.
 EVENTS_PATH = "event/track/"
-ROUTES: list[Route] = [*oauth.ROUTES, *accounts.ROUTES, *reporting.ROUTES, *events.ROUTES, *audiences.ROUTES]
+ROUTES: list[Route] = [
+    *oauth.ROUTES,
+    *accounts.ROUTES,
+    *reporting.ROUTES,
+    *events.ROUTES,
+    *audiences.ROUTES,
+    *users.ROUTES,
+]
 
 
 def _answer(body: dict[str, Any]) -> Response:
@@ -177,6 +197,9 @@ def _endpoint(state: EmulatorState, route: Route) -> Any:
                 if route.scope is not None:
                     token = state.authenticate(request.headers.get("access-token"), route.scope)
                 api_request = ApiRequest(path, _merge_body(values, raw), token, request_id)
+                if route.before is not None:
+                    route.before(state, api_request)
+                api_request.params = validate(SPECS[route.path], api_request.params)
                 if partial is not None:
                     _with_failures(state, api_request, route, partial)
                 body = envelope(request_id, route.handler(state, api_request))
@@ -201,6 +224,9 @@ def create_app(state: EmulatorState | None = None) -> FastAPI:
         openapi_url=None,
     )
     app.state.emulator = state
+    unspecified = [route.path for route in ROUTES if route.path not in SPECS]
+    if unspecified:
+        raise RuntimeError(f"routes without an entry in emulator.spec.SPECS: {unspecified}")
     for route in ROUTES:
         endpoint = _endpoint(state, route)
         full = f"{API_PREFIX}/{route.path}"

@@ -8,7 +8,8 @@
 - ``GET|POST|DELETE /_emulator/faults``: view, add (``{"rules": [rule or spec string], "latency_ms",
   "qps", "per_minute", "rate_limit_lock_seconds", "max_report_days", "lock_seconds"}``), clear.
 - ``GET|POST /_emulator/clock``: ``{"now": ISO}``, ``{"offset_seconds": n}`` or ``{"advance_seconds": n}``.
-- ``GET|POST /_emulator/settings``: :class:`~.state.Settings` fields.
+- ``GET|POST /_emulator/settings``: :class:`~.state.Settings` fields (e.g. ``{"match_rate": 0.6}``: the share of
+  customer-file ids that match a TikTok user and count in ``cover_num``).
 - ``POST /_emulator/tokens``: issue a token (``advertiser_ids``, ``scopes``, ``expires_in``).
 - ``POST /_emulator/tokens/revoke``: revoke ``{"access_token": ...}`` (default the seed token): later calls
   with it answer 40105; 404 for an unknown token.

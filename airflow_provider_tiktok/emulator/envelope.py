@@ -13,6 +13,10 @@ from typing import Any
 
 OK = 0
 PARTIAL_SUCCESS = 20001
+#: TikTok's SDK names 40000 INVALID_PARAMS and 40002 PARAM_ERROR; the emulator's INVALID_PARAMS below predates
+#: that and means 40002 (the common "invalid request parameter"). 40000 is what TikTok answers for some bad
+#: values of an event row, e.g. "Invalid Price Field: data.3.properties.contents.0.price".
+BAD_VALUE = 40000
 NO_PERMISSION = 40001
 INVALID_PARAMS = 40002
 INVALID_BATCH_SIZE = 40061

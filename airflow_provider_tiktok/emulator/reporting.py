@@ -138,7 +138,7 @@ def report_integrated_get(state: EmulatorState, request: ApiRequest) -> dict[str
         raise ApiError(INVALID_PARAMS, "service_type: The emulator serves AUCTION reports only.")
     level = params.required_text(p, "data_level")
     if level not in LEVELS:
-        raise ApiError(INVALID_PARAMS, f"data_level: Must be one of {', '.join(LEVELS)}.")
+        raise ApiError(INVALID_PARAMS, f"data_level: The emulator serves {', '.join(LEVELS)} only.")
     dimensions = params.decoded(p, "dimensions", list, required=True)
     id_dimension = LEVELS[level]
     allowed = {id_dimension, "stat_time_day"}

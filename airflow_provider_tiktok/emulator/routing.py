@@ -46,13 +46,16 @@ class Route:
     """An API endpoint: method, path under ``/open_api/v1.3/`` (with its trailing slash), handler, scope.
 
     ``scope`` is None for the token-issuing endpoints (no ``Access-Token``), "" for any valid token,
-    else the scope name the token must carry.
+    else the scope name the token must carry. ``before`` runs after the token check and before the
+    request is validated against :mod:`.spec`: bookkeeping TikTok does even for a call it then refuses
+    (an audience's daily budget).
     """
 
     method: str
     path: str
     handler: Handler
     scope: str | None
+    before: Handler | None = None
 
 
 def paginate(items: Sequence[Any], page: int, page_size: int) -> tuple[Sequence[Any], dict[str, int]]:

@@ -23,6 +23,7 @@ from airflow_provider_tiktok.emulator import (
     DEFAULT_SEED,
     REFRESH_TOKEN,
     SCOPES,
+    USER_ID,
 )
 from airflow_provider_tiktok.emulator.data import Dataset, expected_daily_rows, get_dataset
 from airflow_provider_tiktok.emulator.envelope import (
@@ -66,9 +67,11 @@ class Settings:
     partial_success_events: bool = False
     #: False keeps only the receipts per event_id (load runs of millions of events).
     keep_event_bodies: bool = True
+    #: Share (0..1) of customer-file ids that match a TikTok user and count in ``cover_num`` (see ``matching``).
+    match_rate: float = 1.0
 
     def update(self, values: dict[str, Any]) -> None:
-        """Set known fields from JSON values, checking their types."""
+        """Set known fields from JSON values, checking their types (and ``match_rate``'s range)."""
         known = {f.name: f for f in fields(self)}
         for name, value in values.items():
             if name not in known:
@@ -76,6 +79,8 @@ class Settings:
             current = getattr(self, name)
             if isinstance(current, bool) != isinstance(value, bool) or not isinstance(value, int | float):
                 raise ValueError(f"setting {name!r} needs a {type(current).__name__}, got {value!r}")
+            if name == "match_rate" and not 0 <= value <= 1:
+                raise ValueError(f"setting 'match_rate' must be within 0..1, got {value!r}")
             setattr(self, name, type(current)(value))
 
 
@@ -88,6 +93,8 @@ class Token:
     scopes: frozenset[str]
     expires_at: datetime | None = None
     revoked: bool = False
+    #: The TikTok user who granted the token (``user/info/`` answers it).
+    core_user_id: str = USER_ID
 
 
 @dataclass
@@ -114,7 +121,10 @@ class UploadedFile:
 
 @dataclass
 class Audience:
-    """A custom audience and its emulated membership (every uploaded id "matches")."""
+    """A custom audience: its uploaded ids (``members``; the matched ones count, see ``matching``) and history.
+
+    ``retention_in_days`` is what create was given (None when omitted): see ``audiences.expires_at``.
+    """
 
     audience_id: str
     advertiser_id: str
@@ -122,9 +132,15 @@ class Audience:
     calculate_type: str
     members: set[str]
     create_time: datetime
-    retention_in_days: int
+    retention_in_days: int | None
     history: list[dict[str, Any]] = field(default_factory=list)
     replace_done_at: datetime | None = None
+    #: Last successful create or update (None: the create time).
+    modified_at: datetime | None = None
+    audience_sub_type: str = "NORMAL"
+    audience_enhancement: bool = False
+    #: Matched members per match rate, dropped whenever ``members`` changes.
+    cover_cache: dict[float, int] = field(default_factory=dict)
 
 
 class Clock:

@@ -130,7 +130,8 @@ def test_create_validates_files_and_allows_small_audiences(api: Api, emulator, h
     assert {"audience_id", "name", "is_expiring", "expired_time", "create_time", "msg", "error_msg"} <= set(info)
     phone_path = path_of(api, hashed_ids(3), calculate_type="PHONE_SHA256")
     assert create(api, [phone_path])["code"] == 40909
-    assert create(api, ["emulator/nowhere.csv"])["code"] == 40905
+    assert create(api, ["0123456789abcdef"])["code"] == 40905  # 16 characters, as TikTok's paths, but unknown
+    assert create(api, ["emulator/nowhere.csv"])["code"] == 40002  # not 16 characters
     other_advertiser = path_of(api, hashed_ids(3), advertiser_id=ADVERTISER_B)
     assert create(api, [other_advertiser])["code"] == 40905
     assert create(api, [path_of(api, hashed_ids(3))], name="x" * 129)["code"] == 40002

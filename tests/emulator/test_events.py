@@ -107,9 +107,13 @@ def test_one_bad_event_fails_the_batch_naming_the_field(api: Api, emulator, now:
         (lambda e: e.update(event=""), 40002, "data.0.event"),
         (lambda e: e.update(event_time=str(e["event_time"])), 40002, "data.0.event_time"),
         (lambda e: e.update(event_time=e["event_time"] + 0.5), 40002, "data.0.event_time"),
-        (lambda e: e["properties"].update(value="12.50"), 40002, "data.0.properties.value"),
+        (lambda e: e["properties"].update(value="12.50"), 40000, "Invalid Price Field: data.0.properties.value"),
         (lambda e: e["properties"]["contents"][0].update(quantity=1.5), 40002, "data.0.properties.contents.0.quantity"),
-        (lambda e: e["properties"]["contents"][0].update(price="6.25"), 40002, "data.0.properties.contents.0.price"),
+        (
+            lambda e: e["properties"]["contents"][0].update(price="6.25"),
+            40000,
+            "Invalid Price Field: data.0.properties.contents.0.price",
+        ),
     ],
     ids=[
         "email-clear",
@@ -143,6 +147,10 @@ def test_source_specific_identity_rules(api: Api, now: int) -> None:
     assert api.post("event/track/", batch(now, [offline], source="offline"))["code"] == 0
     app_event = event(now, user={})
     app_event.pop("page")
+    no_app = api.post("event/track/", batch(now, [app_event], source="app"))
+    assert no_app["code"] == 40002
+    assert "data.0.app: is required when event_source is app" in no_app["message"]
+    app_event["app"] = {"app_id": "com.example.shop", "app_name": "Shop", "app_version": "2.1"}
     assert api.post("event/track/", batch(now, [app_event], source="app"))["code"] == 0
     assert api.post("event/track/", batch(now, [app_event], source="email"))["code"] == 40002
     assert api.post("event/track/", {"event_source": "web", "data": [event(now)]})["code"] == 40002

@@ -7,12 +7,17 @@ from datetime import timedelta
 from pathlib import Path
 
 import pytest
-from business_api_client import AccountManagementApi, AdApi, ApiClient, AudienceApi, ReportingApi
+from business_api_client import AccountManagementApi, AdApi, ApiClient, AudienceApi, AuthenticationApi, ReportingApi
 from business_api_client.configuration import Configuration
-from business_api_client.models import CustomAudienceCreateBody, CustomAudienceUpdateBody, FilteringAdGet
+from business_api_client.models import (
+    CustomAudienceCreateBody,
+    CustomAudienceUpdateBody,
+    FilteringAdGet,
+    Oauth2AccessTokenBody,
+)
 from business_api_client.tiktok_business.tiktok_exceptions import TiktokSDKError
 
-from airflow_provider_tiktok.emulator import ACCESS_TOKEN, ADVERTISER_A, ADVERTISER_B
+from airflow_provider_tiktok.emulator import ACCESS_TOKEN, ADVERTISER_A, ADVERTISER_B, APP_ID, APP_SECRET
 from airflow_provider_tiktok.emulator.data import advertiser_today
 from tests.helpers.emulator_api import FIXED_NOW, sha256
 
@@ -132,3 +137,14 @@ def test_custom_audience_cycle(client: ApiClient, emulator, tmp_path: Path) -> N
     with pytest.raises(TiktokSDKError, match="40002"):  # 999 would remain
         remove(api, audience_id, upload(api, tmp_path / "second.csv", ids[200:201]))
     assert len(emulator.state.audience_members(audience_id)) == 1000
+
+
+def test_oauth_requests_the_sdk_builds(client: ApiClient) -> None:
+    """TikTok's SDK authenticates against the emulator: the advertisers an app reaches, and a token exchange
+    whose unknown code is refused with TikTok's code (the request itself is in spec)."""
+    api = AuthenticationApi(client)
+    reached = api.oauth2_advertiser_get(APP_ID, APP_SECRET, ACCESS_TOKEN)["data"]["list"]
+    assert ADVERTISER_A in {str(item["advertiser_id"]) for item in reached}
+    with pytest.raises(TiktokSDKError) as info:
+        api.oauth2_access_token(body=Oauth2AccessTokenBody(app_id=APP_ID, secret=APP_SECRET, auth_code="unknown"))
+    assert "Error Code: 40110" in str(info.value)
