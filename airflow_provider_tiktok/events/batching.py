@@ -10,21 +10,26 @@ good rows already; only the failed ones become rejections, nothing accepted is s
 from __future__ import annotations
 
 import hashlib
+import json
 import re
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
 from airflow_provider_tiktok.exceptions import TikTokApiError
-from airflow_provider_tiktok.hooks.codes import INVALID_PARAMS
+from airflow_provider_tiktok.hooks.codes import INVALID_PARAMS, PARAM_ERROR, PARTIAL_SUCCESS, PII_NOT_HASHED
 from airflow_provider_tiktok.hooks.envelope import TrackResult
 
-PII_NOT_HASHED = 40062
-#: Codes that mean "some event in this batch is malformed".
-ROW_ERROR_CODES = frozenset({INVALID_PARAMS, PII_NOT_HASHED})
+#: Codes that mean "some event in this batch is malformed": TikTok answers 40000 (e.g. "Invalid Price Field")
+#: and 40002 for a bad field, 40062 for an identifier sent unhashed.
+ROW_ERROR_CODES = frozenset({INVALID_PARAMS, PARAM_ERROR, PII_NOT_HASHED})
 MAX_BATCH_SIZE = 1000
+#: How much of an unreadable partial-success answer a rejects entry keeps.
+MAX_ANSWER_CHARS = 500
 _ROW_INDEX = re.compile(r"\bdata\.(\d+)\b\.?")
 _FIELD = re.compile(r"\bfor ([A-Za-z_][\w.]*)")
+#: "Invalid Price Field: properties.contents.0.price" (the field path after the reason, as 40000 names it).
+_TRAILING_FIELD = re.compile(r"^(.*?):\s*([A-Za-z_]\w*(?:\.\w+)+)\s*$")
 #: Messages about the request itself (not a row): splitting the batch cannot help.
 _REQUEST_LEVEL = re.compile(r"^\s*(event_source|event_source_id|test_event_code|data)\s*:", re.IGNORECASE)
 
@@ -99,6 +104,9 @@ def row_index(message: str, size: int) -> int | None:
 def describe(message: str) -> tuple[str | None, str]:
     """(field path, reason) of a TikTok message, without the row index, so equal reasons add up."""
     text = _ROW_INDEX.sub("", message or "").strip().lstrip(":. ")
+    trailing = _TRAILING_FIELD.match(text)
+    if trailing and trailing.group(1).strip():
+        return trailing.group(2), trailing.group(1).strip()
     match = _FIELD.search(text)
     path = match.group(1).strip(".") if match else None
     reason = text.split(": ", 1)[1] if path and ": " in text else text
@@ -138,26 +146,50 @@ def _deliver(items: Sequence[tuple[int, dict[str, Any]]], send: Send, outcome: D
         _deliver(items[middle:], send, outcome, isolating=True)
         return
     failed = _failed_positions(result.data, items) if result.partial else {}
-    if result.partial and not failed:
+    if failed is None:  # partial success in a shape we cannot read: no event of the batch counts as sent
         outcome.partial_without_details += 1
+        reason = _unknown_outcome(result)
+        outcome.rejections.extend(Rejection(row, PARTIAL_SUCCESS, None, reason, event) for row, event in items)
+        return
     for position, (code, message) in sorted(failed.items()):
         outcome.rejections.append(_rejection(items[position], code, message))
     outcome.sent += len(items) - len(failed)
 
 
-def _failed_positions(data: dict[str, Any], items: Sequence[tuple[int, dict[str, Any]]]) -> dict[int, tuple[Any, str]]:
-    """Positions of a 20001 answer's ``failed_events`` (by ``index``, else by ``event_id``)."""
+def _failed_positions(
+    data: dict[str, Any], items: Sequence[tuple[int, dict[str, Any]]]
+) -> dict[int, tuple[Any, str]] | None:
+    """Positions of a 20001 answer's ``failed_events`` (by ``index``, else by ``event_id``); None when the answer
+    does not say which events failed (no list, or an entry that names no event of the batch).
+
+    TikTok does not document this body publicly; no public client parses it. Unknown failures are never
+    counted as sent."""
+    entries = data.get("failed_events")
+    if not isinstance(entries, list) or not entries:
+        return None
     by_id = {event.get("event_id"): n for n, (_, event) in enumerate(items)}
     failed: dict[int, tuple[Any, str]] = {}
-    for entry in data.get("failed_events") or []:
-        if not isinstance(entry, dict):
-            continue
-        position = entry.get("index")
+    for entry in entries:
+        position = entry.get("index") if isinstance(entry, dict) else None
         if not (isinstance(position, int) and 0 <= position < len(items)):
-            position = by_id.get(entry.get("event_id"))
-        if position is not None:
-            failed[position] = (entry.get("code"), str(entry.get("message") or ""))
+            position = by_id.get(entry.get("event_id")) if isinstance(entry, dict) else None
+        if position is None:
+            return None
+        failed[position] = (entry.get("code"), str(entry.get("message") or ""))
     return failed
+
+
+def _unknown_outcome(result: TrackResult) -> str:
+    """The rejects-file reason of an event whose outcome a partial success left unknown, with TikTok's answer
+    (identifiers in it are hashed or TikTok's own; long answers are cut)."""
+    answer = json.dumps(result.data, sort_keys=True, default=str)
+    if len(answer) > MAX_ANSWER_CHARS:
+        answer = answer[:MAX_ANSWER_CHARS] + "..."
+    return (
+        f"outcome unknown: TikTok answered partial success (20001, request_id={result.request_id or '-'}) without "
+        f"saying which events failed; sending the row again is safe (TikTok de-duplicates by event_id). "
+        f"TikTok's answer: {answer}"
+    )
 
 
 def _rejection(item: tuple[int, dict[str, Any]], code: Any, message: str) -> Rejection:

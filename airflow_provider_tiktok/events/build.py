@@ -17,6 +17,7 @@ from decimal import Decimal
 from typing import Any
 
 from airflow_provider_tiktok.events.rules import (
+    ATT_STATUSES,
     CANONICAL_FIELDS,
     CONTENT_FIELD_SET,
     CONTENT_FIELDS,
@@ -31,6 +32,7 @@ from airflow_provider_tiktok.events.rules import (
     MAX_TEXT_LENGTH,
     PROPERTY_FIELD_SET,
     PROPERTY_TEXT_FIELDS,
+    SOURCE_FIELDS,
     STANDARD_EVENTS,
     USER_TEXT_FIELDS,
     BuildTally,
@@ -89,6 +91,7 @@ def build_event(record: Mapping[str, Any], row: int, rules: EventRules, tally: B
     page = _page(given, row, rules)
     if page:
         event["page"] = page
+    _source_objects(event, given, row, rules, tally)
     event["limited_data_use"] = (
         as_flag(given["limited_data_use"], row) if "limited_data_use" in given else rules.limited_data_use
     )
@@ -159,6 +162,55 @@ def _hashed_identifiers(
             tally.dropped_fields[name] += 1
             unusable = unusable or err
     return unusable
+
+
+def _source_objects(
+    event: dict[str, Any], given: Mapping[str, Any], row: int, rules: EventRules, tally: BuildTally
+) -> None:
+    """``app`` (and ``user.att_status``) for app events, ``lead`` for CRM events; these fields on events of
+    another source mean nothing to TikTok and are dropped (counted)."""
+    for source, names in SOURCE_FIELDS.items():
+        if source != rules.event_source:
+            tally.dropped_fields.update(name for name in names if name in given)
+    if rules.event_source == "app":
+        event["app"] = _app(given, row, rules)
+        if "att_status" in given:
+            event["user"]["att_status"] = _att_status(given["att_status"], row)
+    elif rules.event_source == "crm":
+        event["lead"] = _lead(given, row)
+
+
+def _app(given: Mapping[str, Any], row: int, rules: EventRules) -> dict[str, str]:
+    """The app an app event comes from: its store id (required), name and version."""
+    app_id = as_text(given["app_id"], "app_id", row) if "app_id" in given else rules.default_app_id
+    if not app_id:
+        raise RowRejected("is required for app events: add an app_id column or set app_id", row=row, field="app_id")
+    app = {"app_id": app_id}
+    for name in ("app_name", "app_version"):
+        text = as_text(given[name], name, row) if name in given else None
+        if text:
+            app[name] = text
+    return app
+
+
+def _lead(given: Mapping[str, Any], row: int) -> dict[str, str]:
+    """The CRM lead a CRM event is about: its id (required) and the CRM it comes from."""
+    lead_id = as_text(given["lead_id"], "lead_id", row) if "lead_id" in given else None
+    if not lead_id:
+        raise RowRejected("is required for CRM events", row=row, field="lead_id")
+    lead = {"lead_id": lead_id}
+    source = as_text(given["lead_event_source"], "lead_event_source", row) if "lead_event_source" in given else None
+    if source:
+        lead["lead_event_source"] = source
+    return lead
+
+
+def _att_status(value: Any, row: int) -> str:
+    """iOS App Tracking Transparency status, as TikTok spells it (upper case, e.g. AUTHORIZED)."""
+    status = str(value).strip().upper()
+    if status not in ATT_STATUSES:
+        raise RowRejected(f"must be one of {', '.join(ATT_STATUSES)}", row=row, field="att_status")
+    return status
 
 
 def _no_identity(need: str, row: int, unusable: InvalidIdentifier | None) -> None:

@@ -22,6 +22,12 @@ USER_TEXT_FIELDS = ("ttclid", "ttp", "user_agent", "locale")
 PROPERTY_TEXT_FIELDS = ("order_id", "shop_id", "query", "description")
 DEVICE_ID_FIELDS = ("idfa", "idfv", "gaid")
 HASHED_FIELDS = ("email", "phone", "external_id")
+#: App events carry an ``app`` object (``app_id``: the app's store id), CRM events a ``lead`` object; app events
+#: may say the iOS tracking consent in ``user.att_status`` (TikTok's Events API 2.0 as its partners send it).
+APP_FIELDS = ("app_id", "app_name", "app_version")
+LEAD_FIELDS = ("lead_id", "lead_event_source")
+ATT_STATUSES = ("AUTHORIZED", "DENIED", "NOT_DETERMINED", "RESTRICTED", "NOT_APPLICABLE")
+SOURCE_FIELDS = {"app": (*APP_FIELDS, "att_status"), "crm": LEAD_FIELDS}
 CONTENT_FIELD_SET = frozenset(CONTENT_FIELDS)
 DEVICE_ID_SET = frozenset(DEVICE_ID_FIELDS)
 PROPERTY_FIELD_SET = frozenset(
@@ -41,6 +47,9 @@ CANONICAL_FIELDS = frozenset(
         "num_items",
         "contents",
         "limited_data_use",
+        "att_status",
+        *APP_FIELDS,
+        *LEAD_FIELDS,
         *HASHED_FIELDS,
         *USER_TEXT_FIELDS,
         *DEVICE_ID_FIELDS,
@@ -110,6 +119,7 @@ class EventRules:
     default_content_type: str = "product"
     limited_data_use: bool = False
     max_event_age_days: int = MAX_EVENT_AGE_DAYS
+    default_app_id: str | None = None
 
     def __post_init__(self) -> None:
         """Refuse settings TikTok would reject on every row."""
@@ -128,6 +138,8 @@ class EventRules:
             raise TikTokConfigError(f"max_event_age_days must be a whole number from 1 to {MAX_EVENT_AGE_DAYS}")
         if self.default_event is not None and not str(self.default_event).strip():
             raise TikTokConfigError("default_event must be an event name such as Purchase, or None")
+        if self.default_app_id is not None and (self.event_source != "app" or not str(self.default_app_id).strip()):
+            raise TikTokConfigError("app_id is the store id of the app that app events (event_source='app') come from")
 
     @property
     def oldest(self) -> int:

@@ -7,7 +7,11 @@ from __future__ import annotations
 
 OK = 0
 PARTIAL_SUCCESS = 20001
-INVALID_PARAMS = 40002
+#: TikTok's names (generated SDK code list): 40000 INVALID_PARAMS (e.g. "Invalid Price Field") and 40002
+#: PARAM_ERROR both name a bad field.
+INVALID_PARAMS = 40000
+PARAM_ERROR = 40002
+PII_NOT_HASHED = 40062
 RPC_VALIDATION_ERROR = 40700
 REPORT_TOO_LARGE = 40067
 ACCESS_TOKEN_EXPIRED = 40102
@@ -20,6 +24,7 @@ RATE_LIMIT_CODES = frozenset({40100, 40132, 40133, 61000})
 _ACTIONS: dict[int, str] = {
     40001: "the token has no permission for this advertiser: check advertiser_id or re-authorise an "
     "account that has Operator/Admin access to it",
+    40000: "a parameter is invalid: see the message for the field",
     40002: "the request parameters are invalid: see the message for the field",
     40061: "the batch size is invalid: send at most 1,000 events per request",
     40062: "personal data must be SHA-256 hashed before sending",

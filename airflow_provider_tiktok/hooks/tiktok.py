@@ -318,7 +318,8 @@ class TikTokAdsHook(TokenMixin, BaseHook):
         data = self.request(
             "GET",
             AUDIENCE_GET_PATH,
-            params={"advertiser_id": advertiser_id, "custom_audience_ids": [audience_id], "history_size": 0},
+            # history_size is 1..100 (default 100, dmp_custom_audience_get.yml): ask for the least history.
+            params={"advertiser_id": advertiser_id, "custom_audience_ids": [audience_id], "history_size": 1},
         )
         details = [item.get("audience_details") or {} for item in data.get("list") or []]
         return details[0] if details else None
@@ -342,23 +343,25 @@ class TikTokAdsHook(TokenMixin, BaseHook):
         name: str,
         calculate_type: str,
         file_paths: Sequence[str],
-        retention_in_days: int,
+        retention_in_days: int | None = None,
         *,
         before_retry: BeforeRetry | None = None,
     ) -> str:
-        """Create a customer-file audience (one audience call); returns its id."""
-        data = self.request(
-            "POST",
-            AUDIENCE_CREATE_PATH,
-            json={
-                "advertiser_id": advertiser_id,
-                "custom_audience_name": name,
-                "file_paths": list(file_paths),
-                "calculate_type": calculate_type,
-                "retention_in_days": retention_in_days,
-            },
-            before_retry=before_retry,
-        )
+        """Create a customer-file audience (one audience call); returns its id.
+
+        ``retention_in_days`` is sent only when given: TikTok then expires the audience that many days after
+        its creation, whatever later updates do; without it the audience lives 365 days past its last use or
+        change (dmp_custom_audience_create.yml), which a regular sync keeps renewing.
+        """
+        body: dict[str, Any] = {
+            "advertiser_id": advertiser_id,
+            "custom_audience_name": name,
+            "file_paths": list(file_paths),
+            "calculate_type": calculate_type,
+        }
+        if retention_in_days is not None:
+            body["retention_in_days"] = retention_in_days
+        data = self.request("POST", AUDIENCE_CREATE_PATH, json=body, before_retry=before_retry)
         return str(data["custom_audience_id"])
 
     def update_audience(

@@ -80,7 +80,8 @@ class TikTokEventsUploadOperator(BaseOperator):
     :param sql: a query whose rows are the events, read in chunks (templated).
     :param sql_conn_id: the Airflow SQL connection ``sql`` runs on (templated).
     :param field_map: source column -> canonical field (``{"mail": "email"}``); None drops a column (templated).
-    :param test_event_code: Events Manager's test code: the events show under Test events only (templated).
+    :param test_event_code: Events Manager's test code: the events show under Test events only, and are sent
+        one per request, as TikTok's partners send test events (templated).
     :param default_event: event name for rows without one (templated).
     :param default_phone_region: region of phone numbers written without a country code (templated).
     :param default_currency: ISO 4217 currency of amounts given without one (templated).
@@ -97,6 +98,9 @@ class TikTokEventsUploadOperator(BaseOperator):
         ``$AIRFLOW_HOME/tiktok/state/events``. Use shared storage when retries may run on another worker.
     :param advertiser_id: advertiser whose Events Manager the task's link opens; None means the
         connection's ``advertiser_id`` extra (templated).
+    :param app_id: for app events, the app's store id (App Store id or Google Play package name) sent as
+        ``app.app_id`` where a row has no ``app_id`` of its own (templated); ``event_source_id`` is then the
+        TikTok App ID.
     :param tiktok_conn_id: Airflow connection of type ``tiktok_ads`` (templated).
     :param rate_limit: Events API requests per second, shared with every upload on the host; None uses the
         connection's ``events_rate_limit``.
@@ -116,6 +120,7 @@ class TikTokEventsUploadOperator(BaseOperator):
         "rejects_uri",
         "state_uri",
         "advertiser_id",
+        "app_id",
         "tiktok_conn_id",
     )
     template_ext = (".sql",)
@@ -144,6 +149,7 @@ class TikTokEventsUploadOperator(BaseOperator):
         rejects_uri: str | None = None,
         state_uri: str | None = None,
         advertiser_id: str | None = None,
+        app_id: str | None = None,
         tiktok_conn_id: str = TikTokAdsHook.default_conn_name,
         rate_limit: float | None = None,
         **kwargs: Any,
@@ -172,6 +178,7 @@ class TikTokEventsUploadOperator(BaseOperator):
         self.rejects_uri = rejects_uri
         self.state_uri = state_uri
         self.advertiser_id = advertiser_id
+        self.app_id = app_id
         self.tiktok_conn_id = tiktok_conn_id
         self.rate_limit = rate_limit
         #: The summary of a finished upload, for lineage.
@@ -215,11 +222,19 @@ class TikTokEventsUploadOperator(BaseOperator):
             self.hook,
             rules,
             self._request(),
-            self.batch_size,
+            self._batch_size(),
             self.max_in_flight,
             UploadProgress(progress_location(key, self.state_uri), self._scope()),
             RejectsLog(rejects_location(key, self.rejects_uri), context["run_id"]),
         )
+
+    def _batch_size(self) -> int:
+        """Events per request: one while a test event code is set (TikTok's partners send test events one at a
+        time, "batching is not supported" for them; RudderStack's TikTok destination), else ``batch_size``."""
+        if self.test_event_code and self.batch_size > 1:
+            self.log.info("test_event_code is set: events are sent one per request (TikTok batches no test events)")
+            return 1
+        return self.batch_size
 
     def _rules(self) -> EventRules:
         if not str(self.event_source_id or "").strip():
@@ -233,6 +248,7 @@ class TikTokEventsUploadOperator(BaseOperator):
             default_content_type=self.default_content_type,
             limited_data_use=self.limited_data_use,
             max_event_age_days=self.max_event_age_days,
+            default_app_id=self.app_id or None,
         )
 
     def _request(self) -> dict[str, Any]:

@@ -95,6 +95,43 @@ def test_partial_success_rejects_only_the_failed_rows_and_resends_nothing():
     assert tiktok.accepted == ["e1", "e3", "e5"]
 
 
+@pytest.mark.parametrize(
+    "answer",
+    [{}, {"failed_events": "3 failed"}, {"errors": [{"index": 1}]}, {"failed_events": [{"code": 40002}]}],
+    ids=["no-details", "text", "other-key", "unnamed-entry"],
+)
+def test_partial_success_in_an_unknown_shape_counts_nothing_as_sent(answer):
+    def tiktok(batch: list[dict]) -> TrackResult:
+        return TrackResult(answer, partial=True, request_id="p9")
+
+    [batch] = batched(iter(events(3)), 3)
+    outcome = deliver(batch, tiktok)
+    assert (outcome.sent, outcome.calls, outcome.partial_without_details) == (0, 1, 1)
+    assert [(r.row, r.code) for r in outcome.rejections] == [(1, 20001), (2, 20001), (3, 20001)]
+    reason = outcome.rejections[0].reason
+    assert reason.startswith("outcome unknown: TikTok answered partial success (20001, request_id=p9)")
+    assert json.dumps(answer, sort_keys=True) in reason  # what TikTok said is kept for the user
+
+
+def test_a_40000_row_error_is_isolated_like_a_40002():
+    sent: list[list[str]] = []
+
+    def tiktok(batch: list[dict]) -> TrackResult:
+        ids = [event["event_id"] for event in batch]
+        sent.append(ids)
+        if "e3" in ids:
+            raise TikTokApiError(40000, f"Invalid Price Field: data.{ids.index('e3')}.properties.contents.0.price")
+        return TrackResult({})
+
+    [batch] = batched(iter(events(5)), 5)
+    outcome = deliver(batch, tiktok)
+    assert (outcome.sent, outcome.calls) == (4, 2)
+    [rejection] = outcome.rejections
+    assert (rejection.row, rejection.code, rejection.field) == (3, 40000, "properties.contents.0.price")
+    assert rejection.reason == "Invalid Price Field"
+    assert sent[1] == ["e1", "e2", "e4", "e5"]
+
+
 def test_errors_about_the_request_itself_are_raised_not_bisected():
     def refuse(batch):
         raise TikTokApiError(40002, "event_source_id: The pixel does not exist.", "r")

@@ -272,9 +272,49 @@ def test_identity_and_page_rules_per_event_source():
     assert info.value.field == "page_url"
     with pytest.raises(RowRejected):
         build({"email": None, "external_id": "c1", "page_url": None}, event_source="offline")
-    app = build({"email": None, "page_url": None, "idfa": "6d92078a-8246-4ba4-ae5b-76104861e7dc"}, event_source="app")
+    app = build(
+        {"email": None, "page_url": None, "idfa": "6d92078a-8246-4ba4-ae5b-76104861e7dc", "app_id": "id1"},
+        event_source="app",
+    )
     assert "page" not in app
     assert set(app["user"]) == {"idfa"}
+
+
+def test_app_events_carry_their_app_and_tracking_consent():
+    row = {"email": None, "page_url": None, "idfa": "6d92078a-8246-4ba4-ae5b-76104861e7dc"}
+    with pytest.raises(RowRejected) as info:
+        build(row, event_source="app")
+    assert info.value.field == "app_id"
+    assert info.value.row == 7
+    event = build(
+        {**row, "app_id": "1234567890", "app_name": "Shop", "app_version": "2.1", "att_status": " authorized "},
+        event_source="app",
+    )
+    assert event["app"] == {"app_id": "1234567890", "app_name": "Shop", "app_version": "2.1"}
+    assert event["user"]["att_status"] == "AUTHORIZED"
+    assert list(event) == ["event", "event_time", "event_id", "user", "app", "limited_data_use"]
+    assert build(row, event_source="app", default_app_id="com.example.shop")["app"] == {"app_id": "com.example.shop"}
+    with pytest.raises(RowRejected) as info:
+        build({**row, "app_id": "1", "att_status": "yes"}, event_source="app")
+    assert info.value.field == "att_status"
+    assert "AUTHORIZED" in str(info.value)
+    with pytest.raises(TikTokConfigError, match="app_id"):
+        rules(event_source="web", default_app_id="com.example.shop")
+
+
+def test_crm_events_carry_their_lead_and_other_sources_drop_those_fields():
+    with pytest.raises(RowRejected) as info:
+        build({"page_url": None}, event_source="crm")
+    assert info.value.field == "lead_id"
+    event = build({"page_url": None, "lead_id": 98765, "lead_event_source": "HubSpot"}, event_source="crm")
+    assert event["lead"] == {"lead_id": "98765", "lead_event_source": "HubSpot"}
+    assert "app" not in event
+    tally = BuildTally()
+    web = build({"lead_id": "1", "app_id": "2", "att_status": "DENIED"}, tally)
+    assert "lead" not in web
+    assert "app" not in web
+    assert "att_status" not in web["user"]
+    assert tally.dropped_fields == {"lead_id": 1, "app_id": 1, "att_status": 1}
 
 
 def test_derived_event_id_is_36_hex_deterministic_and_distinguishes_orders():

@@ -197,9 +197,10 @@ def test_another_run_or_test_code_sends_again(emulator, context):
     operator(events=rows).execute(context("run_1"))
     operator(events=rows).execute(context("run_1"))
     assert len(track_calls(emulator)) == 1
-    operator(events=rows, test_event_code="TEST123").execute(context("run_1"))
+    summary = operator(events=rows, test_event_code="TEST123").execute(context("run_1"))
+    assert (summary["sent"], summary["batches"]) == (10, 10)  # test events go one per request
     operator(events=rows).execute(context("run_2"))
-    assert len(track_calls(emulator)) == 3
+    assert len(track_calls(emulator)) == 12
     assert set(receipts(emulator).values()) == {3}  # TikTok de-duplicates them by event_id
 
 
