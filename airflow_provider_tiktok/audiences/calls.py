@@ -3,6 +3,7 @@ customer-file uploads, and the create/update calls whose every attempt is reserv
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
@@ -13,7 +14,7 @@ from airflow_provider_tiktok.audiences import plan as audience_plan
 from airflow_provider_tiktok.audiences import snapshots
 from airflow_provider_tiktok.audiences.ledger import ACCEPTED, FAILED, AudienceLedger
 from airflow_provider_tiktok.exceptions import TikTokApiError, TikTokConfigError, TikTokPartialSuccess
-from airflow_provider_tiktok.hooks.codes import INVALID_PARAMS, PARTIAL_SUCCESS
+from airflow_provider_tiktok.hooks.codes import INVALID_PARAMS, PARAM_ERROR, PARTIAL_SUCCESS
 from airflow_provider_tiktok.hooks.retry import BeforeRetry
 
 if TYPE_CHECKING:
@@ -59,7 +60,7 @@ def check_audience(hook: TikTokAdsHook, spec: AudienceSyncSpec, audience_id: str
     try:
         details = hook.get_audience(spec.advertiser_id, audience_id)
     except TikTokApiError as err:
-        if err.code != INVALID_PARAMS:
+        if err.code != PARAM_ERROR:
             raise
         raise TikTokConfigError(f"{missing} (request_id={err.request_id}: {err.message})") from err
     if details is None:
@@ -93,6 +94,15 @@ class _FoundCreated(Exception):
     def __init__(self, audience_id: str) -> None:
         super().__init__(audience_id)
         self.audience_id = audience_id
+
+
+#: TikTok's refusal of an update that would leave too few users (its message names the 1,000-user minimum).
+_SIZE_REFUSAL = re.compile(r"\b1,?000\b.*\b(users?|members?|size)\b|\b(users?|members?|size)\b.*\b1,?000\b", re.I)
+
+
+def refused_for_size(err: TikTokApiError) -> bool:
+    """Whether TikTok refused an audience update because the audience would be below its 1,000-user minimum."""
+    return err.code in (INVALID_PARAMS, PARAM_ERROR) and bool(_SIZE_REFUSAL.search(err.message or ""))
 
 
 def answered(err: TikTokApiError) -> bool:
@@ -169,6 +179,16 @@ def audience_call(
     except TikTokApiError as err:
         cause = err.__cause__ if isinstance(err.__cause__, TikTokApiError) else err
         attempts.settle(FAILED, request_id=err.request_id, code=err.code, answered=answered(cause))
+        if action != audience_plan.CREATE and refused_for_size(err):
+            book.note_size_refused(clock())
+            raise TikTokApiError(
+                err.code,
+                f"{err.message} (TikTok counts matched users, not ids uploaded). No update of this audience is sent "
+                "again before 00:00 UTC; the next sync tries once the cohort is larger",
+                err.request_id,
+                err.http_status,
+                path=err.path,
+            ) from err
         raise
     except Exception:
         attempts.settle(FAILED)

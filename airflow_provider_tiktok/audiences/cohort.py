@@ -15,7 +15,17 @@ from airflow_provider_tiktok.audiences import plan as audience_plan
 from airflow_provider_tiktok.audiences import snapshots
 from airflow_provider_tiktok.audiences.ledger import audience_key
 from airflow_provider_tiktok.exceptions import TikTokConfigError, TikTokInputError
-from airflow_provider_tiktok.utils.hashing import InvalidIdentifier, hash_email, hash_maid, hash_phone, phone_region
+from airflow_provider_tiktok.utils.hashing import (
+    EMAIL_TAG_RULES,
+    PHONE_FORMATS,
+    InvalidIdentifier,
+    hash_maid,
+    is_sha256_hex,
+    normalise_customer_email,
+    normalise_customer_phone,
+    phone_region,
+    sha256_hex,
+)
 from airflow_provider_tiktok.utils.readers import is_column_name
 from airflow_provider_tiktok.utils.storage import as_path, atomic_write_lines
 
@@ -35,18 +45,22 @@ class AudienceSyncSpec:
     rejects_uri: str | None = None
     daily_call_limit: int = audience_plan.TIKTOK_DAILY_CALL_LIMIT
     min_audience_size: int = audience_plan.TIKTOK_MIN_AUDIENCE_SIZE
-    retention_in_days: int = audience_plan.MAX_RETENTION_DAYS
+    retention_in_days: int | None = None
     default_phone_region: str = "US"
+    phone_format: str = "digits"
+    email_tag_rule: str = "remove"
     replace_processing: timedelta = timedelta(minutes=30)
     chunk_size: int = snapshots.DEFAULT_CHUNK_SIZE
     run: str | None = None
 
     def __post_init__(self) -> None:
-        check_sync_options(self.id_type, self.mode)
+        check_sync_options(self.id_type, self.mode, self.phone_format, self.email_tag_rule)
         check_audience_name(self.audience_name)
         audience_key(self.audience_id, self.audience_name)
         for name in ("daily_call_limit", "min_audience_size", "retention_in_days", "chunk_size"):
             value = getattr(self, name)
+            if name == "retention_in_days" and value is None:
+                continue
             if isinstance(value, bool) or not isinstance(value, int):
                 raise TikTokConfigError(f"{name} must be a whole number")
         if self.min_audience_size < audience_plan.TIKTOK_MIN_AUDIENCE_SIZE:
@@ -54,7 +68,7 @@ class AudienceSyncSpec:
                 f"min_audience_size must be at least {audience_plan.TIKTOK_MIN_AUDIENCE_SIZE}: "
                 "TikTok rejects smaller audiences"
             )
-        if not 1 <= self.retention_in_days <= audience_plan.MAX_RETENTION_DAYS:
+        if self.retention_in_days is not None and not 1 <= self.retention_in_days <= audience_plan.MAX_RETENTION_DAYS:
             raise TikTokConfigError(f"retention_in_days must be between 1 and {audience_plan.MAX_RETENTION_DAYS}")
         phone_region(self.default_phone_region)
         if self.replace_processing < timedelta(0):
@@ -80,11 +94,16 @@ class Cohort:
     first_reject: tuple[int, str] | None = None
 
 
-def check_sync_options(id_type: str, mode: str) -> None:
-    """The id type and mode must be TikTok's (checked when the DAG is parsed, and again for the rendered spec)."""
+def check_sync_options(id_type: str, mode: str, phone_format: str = "digits", email_tag_rule: str = "remove") -> None:
+    """The id type, mode and normalisation choices must be known ones (checked when the DAG is parsed, and
+    again for the rendered spec)."""
     audience_plan.calculate_type(id_type)
     if mode not in audience_plan.MODES:
         raise TikTokConfigError(f"mode must be one of {', '.join(audience_plan.MODES)}")
+    if phone_format not in PHONE_FORMATS:
+        raise TikTokConfigError(f"phone_format must be one of {', '.join(PHONE_FORMATS)}")
+    if email_tag_rule not in EMAIL_TAG_RULES:
+        raise TikTokConfigError(f"email_tag_rule must be one of {', '.join(EMAIL_TAG_RULES)}")
 
 
 def check_audience_name(name: object) -> None:
@@ -100,13 +119,19 @@ def check_audience_name(name: object) -> None:
         )
 
 
-def _hasher(id_type: str, default_phone_region: str) -> Callable[[object], str]:
-    """The normaliser + SHA-256 for an id type (64-hex values pass through lower-cased)."""
-    if id_type == "email":
-        return hash_email
-    if id_type == "phone":
-        return lambda value: hash_phone(value, default_phone_region)
-    return lambda value: hash_maid(value, id_type)
+def _hasher(spec: AudienceSyncSpec) -> Callable[[object], str]:
+    """The customer-file normaliser + SHA-256 for the spec's id type (64-hex values pass through lower-cased)."""
+    if spec.id_type == "email":
+        return lambda value: _hashed(value) or sha256_hex(normalise_customer_email(value, spec.email_tag_rule))
+    if spec.id_type == "phone":
+        region, phone_format = spec.default_phone_region, spec.phone_format
+        return lambda value: _hashed(value) or sha256_hex(normalise_customer_phone(value, region, phone_format))
+    return lambda value: hash_maid(value, spec.id_type)
+
+
+def _hashed(value: object) -> str | None:
+    """An already hashed value (64 hex), lower-cased; None for a raw one."""
+    return str(value).strip().lower() if is_sha256_hex(value) else None
 
 
 def hashed_lines(
@@ -117,7 +142,7 @@ def hashed_lines(
     A member is a record's ``id_type`` field (``value`` for plain list items). Raw values never reach the
     rejects file or the log.
     """
-    hasher = _hasher(spec.id_type, spec.default_phone_region)
+    hasher = _hasher(spec)
     holding = 0  # rows that have the id field (or a plain value) at all, even empty
     for row, record in records:
         cohort.members_in += 1

@@ -297,6 +297,17 @@ class AudienceLedger:
         last = self.last_replace_at
         return last is None or now - last >= processing
 
+    def note_size_refused(self, now: datetime) -> None:
+        """Remember that TikTok refused an update today for the audience's size: none is sent again today."""
+        self._require_lock()
+        self._data["size_refused_on"] = utc_day(now)
+        self._write()
+
+    def size_refused_today(self, now: datetime) -> bool:
+        """Whether TikTok refused an update of this audience for its size on ``now``'s UTC day."""
+        self._require_lock()
+        return bool(self._data.get("size_refused_on") == utc_day(now))
+
     # ------------------------------------------------------------ snapshot
     @property
     def snapshot(self) -> Snapshot | None:

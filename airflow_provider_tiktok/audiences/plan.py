@@ -72,6 +72,29 @@ class SyncPlan:
         return len(self.steps)
 
 
+def within_matched_minimum(
+    plan: SyncPlan, cover_num: int | None, known_ids: int, result_size: int | None, min_size: int
+) -> SyncPlan:
+    """Withhold an update that TikTok would refuse for its matched size.
+
+    TikTok applies the 1,000-user minimum of an update to the audience as it counts it after the operation:
+    matched users (``cover_num``), not ids uploaded (dmp_custom_audience_update.yml). The size after is
+    estimated from the match rate TikTok reports for the ids it holds (``cover_num`` of ``known_ids``); with
+    no usable count (none yet, or still being computed) the plan stands.
+    """
+    if not plan.steps or not cover_num or cover_num <= 0 or known_ids <= 0 or result_size is None:
+        return plan
+    matched = math.floor(result_size * min(cover_num, known_ids) / known_ids)
+    if matched >= min_size:
+        return plan
+    return SyncPlan(
+        (),
+        f"TikTok matches {cover_num} of the {known_ids} ids it holds; after this sync it would count about "
+        f"{matched} users, fewer than {min_size}, and refuse the update",
+        True,
+    )
+
+
 def calculate_type(id_type: str) -> str:
     """TikTok's ``calculate_type`` for an ``id_type``; raises for an unknown type."""
     try:

@@ -120,10 +120,12 @@ def _apply(
         min_size=spec.min_audience_size,
         replace_allowed=book.replace_allowed(clock(), spec.replace_processing),
     )
+    if plan.steps and audience_id is not None:
+        plan = _guard_minimum(hook, spec, book, audience_id, comparison, plan, trusted, clock())
     if plan.below_minimum:
         log.warning(
             "Audience %s: %s; %s. The last accepted membership is kept and the change is applied once the "
-            "cohort has at least %d members.",
+            "audience would count at least %d users.",
             audience_id or spec.audience_name,
             plan.reason,
             "the audience is created but cannot be used for targeting yet" if plan.steps else "nothing is sent",
@@ -133,6 +135,36 @@ def _apply(
         book.check_budget(plan.calls, clock())
         audience_id = _send(hook, spec, book, plan, cohort, comparison, audience_id, work, clock)
     return _summary(spec, book, cohort, comparison, plan, audience_id, clock())
+
+
+def _guard_minimum(
+    hook: TikTokAdsHook,
+    spec: AudienceSyncSpec,
+    book: AudienceLedger,
+    audience_id: str,
+    comparison: Comparison,
+    plan: audience_plan.SyncPlan,
+    trusted: bool,
+    now: datetime,
+) -> audience_plan.SyncPlan:
+    """The update plan, or none when TikTok would refuse it for size: it refused one today already, or its
+    matched count (``cover_num``, one GET: no audience call) says too few users would remain."""
+    if book.size_refused_today(now):
+        return audience_plan.SyncPlan(
+            (),
+            "TikTok refused an update of this audience today for its size; none is sent again before 00:00 UTC",
+            True,
+        )
+    if book.snapshot is None or not trusted:
+        return plan
+    cover_num = (hook.get_audience(spec.advertiser_id, audience_id) or {}).get("cover_num")
+    return audience_plan.within_matched_minimum(
+        plan,
+        cover_num if isinstance(cover_num, int) else None,
+        book.snapshot.count,
+        comparison.result_size,
+        spec.min_audience_size,
+    )
 
 
 def _resolve_audience(

@@ -86,8 +86,15 @@ class TikTokAudienceSyncOperator(BaseOperator):
     :param min_audience_size: an update that would leave fewer members is withheld (at least TikTok's 1,000).
     :param on_quota_exhausted: ``defer`` (wait for 00:00 UTC without a worker slot, then sync the current
         cohort), ``skip`` or ``fail``.
-    :param retention_in_days: how long TikTok keeps members of a created audience (1-365).
+    :param retention_in_days: None (default) lets TikTok keep the audience while it is used or synced (it
+        expires 365 days after its last use or change); a number of days (1-365) makes it expire that long
+        after its creation, however often it is synced afterwards.
     :param default_phone_region: region for phone numbers without a country code.
+    :param phone_format: how phones are written before hashing: ``digits`` (country code and number, no
+        "+", as TikTok's customer-file normalisation page shows since 2025) or ``e164`` (with "+", as its
+        older pages do). Sources disagree; the hashes differ, so pick what matches your other uploads.
+    :param email_tag_rule: ``remove`` (default: ``jo+news@x.com`` is hashed as ``jo@x.com``, as TikTok's
+        customer-file page says) or ``keep``.
     :param field_map: source column -> field renames, e.g. ``{"user_email": "email"}`` (templated).
     :param sql: a query whose rows are the members, read through ``sql_conn_id`` (templated).
     :param sql_conn_id: an Airflow SQL connection for ``sql`` (templated).
@@ -125,8 +132,10 @@ class TikTokAudienceSyncOperator(BaseOperator):
         daily_call_limit: int = audience_plan.TIKTOK_DAILY_CALL_LIMIT,
         min_audience_size: int = audience_plan.TIKTOK_MIN_AUDIENCE_SIZE,
         on_quota_exhausted: str = "defer",
-        retention_in_days: int = audience_plan.MAX_RETENTION_DAYS,
+        retention_in_days: int | None = None,
         default_phone_region: str = "US",
+        phone_format: str = "digits",
+        email_tag_rule: str = "remove",
         field_map: dict[str, str] | None = None,
         sql: str | None = None,
         sql_conn_id: str | None = None,
@@ -138,7 +147,7 @@ class TikTokAudienceSyncOperator(BaseOperator):
             kwargs.pop("outlets", None), self._declared_asset(advertiser_id, audience_id, audience_name), ASSET_ALIAS
         )
         super().__init__(outlets=outlets, **kwargs)
-        check_sync_options(id_type, mode)
+        check_sync_options(id_type, mode, phone_format, email_tag_rule)
         _check_arguments(members is None, sql is None, audience_id, audience_name, on_quota_exhausted)
         _check_minutes(replace_processing_minutes)
         self.members = members
@@ -154,6 +163,8 @@ class TikTokAudienceSyncOperator(BaseOperator):
         self.on_quota_exhausted = on_quota_exhausted
         self.retention_in_days = retention_in_days
         self.default_phone_region = default_phone_region
+        self.phone_format = phone_format
+        self.email_tag_rule = email_tag_rule
         self.field_map = field_map
         self.sql = sql
         self.sql_conn_id = sql_conn_id
@@ -214,6 +225,8 @@ class TikTokAudienceSyncOperator(BaseOperator):
             min_audience_size=self.min_audience_size,
             retention_in_days=self.retention_in_days,
             default_phone_region=self.default_phone_region,
+            phone_format=self.phone_format,
+            email_tag_rule=self.email_tag_rule,
             replace_processing=timedelta(minutes=self.replace_processing_minutes),
             run=f"{context.get('run_id')}/{getattr(ti, 'task_id', self.task_id)}#{getattr(ti, 'try_number', '')}",
         )

@@ -109,6 +109,34 @@ def hash_phone(value: object, default_region: str = "US") -> str:
     return sha256_hex(normalise_phone(value, default_region))
 
 
+#: Customer files (audiences) follow TikTok's customer-file page, not the Events API's rules. Its August 2025
+#: version shows phones as digits with the country code and no "+" (``16577770000``); older versions, and the
+#: September 2025 "create a Custom Audience" page's recommendation, show E.164 with "+". The hash differs, so
+#: the choice is the user's (``phone_format``); "digits" follows the dedicated normalisation page.
+PHONE_FORMATS = ("digits", "e164")
+#: The same page (August 2025, and its older versions) removes a "+tag" before the @; the September 2025 page
+#: does not mention it. Older versions also removed dots in the local part; the current one does not.
+EMAIL_TAG_RULES = ("remove", "keep")
+
+
+def normalise_customer_email(value: object, tag_rule: str = "remove") -> str:
+    """Customer-file e-mail: trimmed, lower-cased, and (``tag_rule="remove"``) without a ``+tag`` before the @."""
+    text = normalise_email(value)
+    if tag_rule == "keep":
+        return text
+    local, _, domain = text.rpartition("@")
+    local = local.split("+", 1)[0]
+    if not local:
+        raise InvalidIdentifier("email", "has nothing before the @ once its +tag is removed")
+    return f"{local}@{domain}"
+
+
+def normalise_customer_phone(value: object, default_region: str = "US", phone_format: str = "digits") -> str:
+    """Customer-file phone: E.164 (``+14155552671``), or its digits with the country code (``14155552671``)."""
+    e164 = normalise_phone(value, default_region)
+    return e164 if phone_format == "e164" else e164[1:]
+
+
 def hash_external_id(value: object) -> str:
     """SHA-256 of the trimmed id (case kept: ids are case-sensitive); a 64-hex value passes through."""
     text = _text(value, "external_id")

@@ -138,3 +138,25 @@ def test_utc_days_and_reset() -> None:
     )
     with pytest.raises(ValueError, match="aware"):
         audience_plan.utc_day(datetime(2026, 3, 10))
+
+
+def test_an_update_is_withheld_when_tikToks_matched_count_would_fall_below_the_minimum():
+    append = plan_sync(
+        mode="mirror",
+        audience_exists=True,
+        snapshot_known=True,
+        cohort_size=1500,
+        added=100,
+        removed=0,
+        result_size=1500,
+    )
+    assert append.actions == ["APPEND"]
+    # TikTok matches 1,800 of the 3,000 ids it holds (60 %): 1,500 ids would count about 900 users
+    withheld = audience_plan.within_matched_minimum(append, 1800, 3000, 1500, 1000)
+    assert (withheld.steps, withheld.below_minimum) == ((), True)
+    assert "about 900 users, fewer than 1000" in withheld.reason
+    # a good match rate, no count yet (0 while TikTok computes it) or an unknown size leave the plan alone
+    assert audience_plan.within_matched_minimum(append, 2900, 3000, 1500, 1000) is append
+    assert audience_plan.within_matched_minimum(append, 0, 3000, 1500, 1000) is append
+    assert audience_plan.within_matched_minimum(append, None, 3000, 1500, 1000) is append
+    assert audience_plan.within_matched_minimum(append, 1800, 3000, None, 1000) is append

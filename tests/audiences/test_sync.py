@@ -73,7 +73,8 @@ def test_first_sync_creates_then_nothing_to_do(sync, emulator: EmulatorServer, s
     }
     assert members(emulator, audience_id) == hashed(cohort)
     audience = emulator.state.audiences[audience_id]
-    assert (audience.name, audience.calculate_type, audience.retention_in_days) == (NAME, "EMAIL_SHA256", 365)
+    # no retention_in_days unless asked: TikTok then keeps the audience while syncs keep changing it
+    assert (audience.name, audience.calculate_type, audience.retention_in_days) == (NAME, "EMAIL_SHA256", None)
     assert audience_calls(emulator) == {audience_id: {"2026-03-10": 1}}
     # the accepted snapshot is the sorted hashes, one a line
     with AudienceLedger(state_root, ADVERTISER_A, audience_key(None, NAME)).locked() as book:
@@ -345,7 +346,8 @@ def test_state_on_an_object_store(sync, emulator: EmulatorServer, memory_store: 
 @pytest.mark.parametrize(
     ("id_type", "raw", "normalised"),
     [
-        ("phone", ["(415) 555-{:04d}", "+44 20 7946 {:04d}"], ["+1415555{:04d}", "+44207946{:04d}"]),
+        # customer files: digits with the country code, no "+" (TikTok's customer-file page since 2025)
+        ("phone", ["(415) 555-{:04d}", "+44 20 7946 {:04d}"], ["1415555{:04d}", "44207946{:04d}"]),
         (
             "idfa",
             ["6D92078A-8246-4BA4-AE5B-76104861{:04d}"],
@@ -376,3 +378,44 @@ def test_failed_upload_spends_no_call_and_leaves_no_snapshot(sync, emulator: Emu
         assert [c["action"] for c in book.calls_on(emulator.state.now())] == ["CREATE"]
         assert [p.name for p in (book.folder / "snapshots").iterdir()] == [book.snapshot.file]
         assert book.snapshot.count == 1500
+
+
+@pytest.mark.integration
+def test_an_update_is_judged_on_tiktoks_matched_count(sync, emulator: EmulatorServer, make_hook, caplog) -> None:
+    emulator.state.settings.match_rate = 0.6  # TikTok finds a user for about 60 % of the ids
+    cohort = emails(0, 2000)
+    audience_id = sync(cohort)["audience_id"]
+    cover_num = make_hook().get_audience(ADVERTISER_A, audience_id)["cover_num"]
+    assert 1100 < cover_num < 1300
+    # 1,600 ids would still be above 1,000, but TikTok would count about 60 % of them: withheld, no call spent
+    shrunk = sync(cohort[:1600])
+    assert (shrunk["actions"], shrunk["below_minimum"], shrunk["audience_calls_used_today"]) == ([], True, 1)
+    assert "TikTok matches" in caplog.text
+    assert "fewer than 1000, and refuse the update" in caplog.text
+    assert members(emulator, audience_id) == hashed(cohort)
+    # growing is sent: about 60 % of 2,500 ids is well above the minimum
+    grown = sync(emails(0, 2500))
+    assert (grown["actions"], grown["added"]) == (["APPEND"], 500)
+
+
+@pytest.mark.integration
+def test_an_update_tiktok_refuses_for_size_is_not_retried_the_same_day(
+    sync, emulator: EmulatorServer, state_root: Path
+) -> None:
+    cohort = emails(0, 1500)
+    audience_id = sync(cohort)["audience_id"]
+    refusal = "The audience would hold 950 users after APPEND; an audience needs at least 1000 users"
+    emulator.state.faults.add(f"path=custom_audience/update,kind=code,code=40002,count=1,message={refusal}")
+    with pytest.raises(TikTokApiError) as info:
+        sync(cohort + emails(7000, 20))
+    assert info.value.code == 40002
+    assert "No update of this audience is sent again before 00:00 UTC" in str(info.value)
+    # the rest of the day: nothing is sent, the snapshot stays where TikTok last accepted it
+    later = sync(cohort + emails(7000, 20))
+    assert (later["actions"], later["below_minimum"], later["audience_calls_used_today"]) == ([], True, 2)
+    assert path_calls(emulator, "custom_audience/update") == 1  # only the refused one
+    # the next UTC day the update goes out
+    emulator.state.advance_clock(9 * 3600)
+    next_day = sync(cohort + emails(7000, 20))
+    assert (next_day["actions"], next_day["added"]) == (["APPEND"], 20)
+    assert members(emulator, audience_id) == hashed(cohort + emails(7000, 20))

@@ -662,7 +662,7 @@ def _events_identifiers(c: Corpus) -> None:
         "accepted",
         file=c.file("events/app_device_ids_invalid.jsonl", jsonl_text(app_rows)),
         feeds=["file", "list"],
-        kwargs={"event_source": "app"},
+        kwargs={"event_source": "app", "app_id": "1234567890"},
         received=4,
         delivered=[1, 2, 3, 4],
         dropped_fields={"gaid": 1, "idfa": 2},
@@ -1059,7 +1059,8 @@ def audience_cases(c: Corpus) -> None:
     }
     goods = {
         "email": ([member(1), member(3)], [member(1), member(3)]),
-        "phone": (["(415) 555-0101", "+1 415.555.0103"], ["+14155550101", "+14155550103"]),
+        # customer files: digits with the country code, no "+" (TikTok's customer-file page)
+        "phone": (["(415) 555-0101", "+1 415.555.0103"], ["14155550101", "14155550103"]),
         "idfa": (
             ["6D92078A-8246-4BA4-AE5B-76104861E701", "6d92078a-8246-4ba4-ae5b-76104861e703"],
             ["6d92078a-8246-4ba4-ae5b-76104861e701", "6d92078a-8246-4ba4-ae5b-76104861e703"],

@@ -16,6 +16,8 @@ from airflow_provider_tiktok.utils.hashing import (
     hash_maid,
     hash_phone,
     is_sha256_hex,
+    normalise_customer_email,
+    normalise_customer_phone,
     normalise_phone,
     phone_region,
 )
@@ -132,3 +134,36 @@ def test_an_unknown_phone_region_is_a_config_error(region):
 
 def test_a_known_phone_region_comes_back_upper_cased():
     assert (phone_region("de"), phone_region("US")) == ("DE", "US")
+
+
+# Customer files (audiences) follow TikTok's customer-file normalisation page, not the Events API's rules.
+@pytest.mark.parametrize(
+    ("raw", "tag_rule", "normalised"),
+    [
+        (" John.Doe+News@Gmail.COM ", "remove", "john.doe@gmail.com"),  # +tag removed, dots kept (Aug 2025 page)
+        (" John.Doe+News@Gmail.COM ", "keep", "john.doe+news@gmail.com"),
+        ("pat@example.org", "remove", "pat@example.org"),
+        ("a+b+c@example.org", "remove", "a@example.org"),
+    ],
+)
+def test_customer_file_emails(raw, tag_rule, normalised):
+    assert normalise_customer_email(raw, tag_rule) == normalised
+
+
+def test_a_customer_file_email_of_only_a_tag_is_invalid():
+    with pytest.raises(InvalidIdentifier, match="nothing before the @"):
+        normalise_customer_email("+news@example.org")
+
+
+@pytest.mark.parametrize(
+    ("raw", "region", "phone_format", "normalised"),
+    [
+        ("(657) 777-0000", "US", "digits", "16577770000"),  # TikTok's customer-file page example
+        ("(657) 777-0000", "US", "e164", "+16577770000"),
+        ("+374 93 828222", "US", "digits", "37493828222"),  # the page's second example
+        ("030 1234567", "DE", "digits", "49301234567"),
+        ("030 1234567", "DE", "e164", "+49301234567"),
+    ],
+)
+def test_customer_file_phones(raw, region, phone_format, normalised):
+    assert normalise_customer_phone(raw, region, phone_format) == normalised
