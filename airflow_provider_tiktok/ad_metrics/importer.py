@@ -13,7 +13,7 @@ from airflow_provider_tiktok.ad_metrics import report
 from airflow_provider_tiktok.ad_metrics.sinks import MetricSink
 from airflow_provider_tiktok.exceptions import TikTokApiError, TikTokPartialSuccess
 from airflow_provider_tiktok.hooks.codes import PARTIAL_SUCCESS, REPORT_TOO_LARGE
-from airflow_provider_tiktok.hooks.tiktok import REPORT_PATH, TikTokAdsHook
+from airflow_provider_tiktok.hooks.tiktok import TikTokAdsHook
 
 if TYPE_CHECKING:
     from collections.abc import Iterator
@@ -74,27 +74,15 @@ class MetricsImport:
         return sink.commit()
 
     def report_rows(self, window: report.Window) -> list[dict[str, Any]]:
-        """Every row of the window's report, all pages, checked against TikTok's own row count."""
+        """Every row of the window's report, all pages; the hook checks them against TikTok's own row count
+        (``page_info``), so rows that moved between pages fail the window before anything is written."""
         params = report.report_params(self.advertiser_id, window, self.include_deleted)
-        rows: dict[tuple[str, str], dict[str, Any]] = {}
-        total: int | None = None
-        for page in whole_pages(self.hook.iter_report_pages(params, page_size=report.PAGE_SIZE)):
-            for row in page.get("list") or []:
-                dimensions = row.get("dimensions") or {}
-                rows[(str(dimensions.get("ad_id")), str(dimensions.get("stat_time_day")))] = row
-            if "total_number" in (page.get("page_info") or {}):
-                total = int(page["page_info"]["total_number"])
-        if total is not None and total != len(rows):
-            raise TikTokApiError(
-                None,
-                f"the report for {window[0]}..{window[1]} gave {len(rows)} distinct rows but page_info.total_number "
-                f"says {total} (rows moved between pages): run the task again",
-                path=REPORT_PATH,
-            )
-        return list(rows.values())
+        pages = whole_pages(self.hook.iter_report_pages(params, page_size=report.PAGE_SIZE))
+        return [row for page in pages for row in page.get("list") or []]
 
     def ads(self) -> dict[str, dict[str, Any]]:
-        """Landing pages and names of the advertiser's ads, deleted ones included when asked (read once)."""
+        """Landing pages and names of the advertiser's ads, deleted ones included when asked (read once, checked
+        whole by the hook against ``page_info``; an ad of the report absent from it gets no guessed UTM values)."""
         if self._ads is None:
             params = report.ad_params(self.advertiser_id, self.include_deleted)
             ads = whole_pages(self.hook.iter_ads(params, page_size=report.PAGE_SIZE))
@@ -139,8 +127,11 @@ class MetricsImport:
             "currency": self.currency,
             "totals": totals,
             "empty_metric_values": self.tally.empty_metric_values,
+            "ads_missing_from_listing": len(self.tally.ads_missing_from_listing),
+            "unresolved_url_macros": dict(sorted(self.tally.unresolved_url_macros.items())),
             "destination": location,
         }
+        self.warn_unknown_utm()
         log.info(
             "TikTok ad metrics of advertiser %s, %s..%s: %d days, %d rows (%d changed by lookback), cost %s %s, "
             "%d impressions, %d clicks, %d conversions, %d empty metric values, %d API calls in %d report windows, "
@@ -162,3 +153,21 @@ class MetricsImport:
             location,
         )
         return summary
+
+    def warn_unknown_utm(self) -> None:
+        """Say once per run which records got null UTM values, and why (absent ads, unresolvable URL macros)."""
+        missing = sorted(self.tally.ads_missing_from_listing, key=lambda ad_id: (len(ad_id), ad_id))
+        if missing:
+            log.warning(
+                "%d ads of the report are not in TikTok's ad listing (e.g. %s): their records keep the report's "
+                "names but null UTM values, since their landing pages are unknown",
+                len(missing),
+                ", ".join(missing[:5]),
+            )
+        macros = self.tally.unresolved_url_macros
+        if macros:
+            log.warning(
+                "Landing pages use TikTok URL macros that only a click fills (records per macro: %s): those UTM "
+                "values are null, never the macro text",
+                ", ".join(f"{macro} {count}" for macro, count in sorted(macros.items())),
+            )

@@ -10,13 +10,14 @@ from __future__ import annotations
 import json
 import math
 import re
+from collections import Counter
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 from decimal import Decimal, InvalidOperation
 from typing import Any
-from urllib.parse import parse_qsl, urlsplit
 
+from airflow_provider_tiktok.ad_metrics.landing import UTM_KEYS, utm_properties
 from airflow_provider_tiktok.exceptions import TikTokConfigError, TikTokInputError
 
 #: TikTok answers at most 30 days of daily data per synchronous report request.
@@ -44,11 +45,9 @@ NAMES: dict[str, str] = {
 }
 #: Everything one report call asks for: the four numbers plus ids and names (free: same call).
 REPORT_METRICS = [*METRICS.values(), *NAMES.values()]
-#: ``ad/get`` fields: the landing page carries the UTM parameters; names fill gaps in report rows.
-AD_FIELDS = ["ad_id", "landing_page_url", *NAMES.values()]
-UTM_KEYS = ("utm_source", "utm_medium", "utm_campaign", "utm_content")
-#: Used where the landing page has no such parameter (utm_campaign / utm_content default to the names).
-STATIC_UTM_DEFAULTS = {"utm_source": "tiktok", "utm_medium": "paid_social"}
+#: ``ad/get`` fields: the landing page (ACO ads: pages) carries the UTM parameters; names fill gaps in report
+#: rows and resolve TikTok's URL macros.
+AD_FIELDS = ["ad_id", "landing_page_url", "landing_page_urls", *NAMES.values()]
 DATE_PATTERN = re.compile(r"\d{4}-\d{2}-\d{2}")
 
 Window = tuple[date, date]
@@ -201,23 +200,6 @@ def parse_count(value: object, *, row: int, field_name: str) -> tuple[int, bool]
 
 
 # ---------------------------------------------------------------------------------------- UTM
-def parse_utm(url: object) -> dict[str, str]:
-    """The UTM parameters of a landing page URL (query only, decoded, first occurrence wins, blanks
-    ignored); an absent or unparsable URL has none."""
-    if not isinstance(url, str) or not url.strip():
-        return {}
-    try:
-        query = urlsplit(url.strip()).query
-    except ValueError:
-        return {}
-    found: dict[str, str] = {}
-    for key, value in parse_qsl(query, keep_blank_values=True):
-        name = key.strip().lower()
-        if name in UTM_KEYS and name not in found and value.strip():
-            found[name] = value
-    return found
-
-
 def check_utm_defaults(utm_defaults: Mapping[str, Any] | None) -> dict[str, str]:
     """Validate the operator's ``utm_defaults``: only the four UTM keys, each a non-empty string."""
     if utm_defaults is None:
@@ -234,20 +216,11 @@ def check_utm_defaults(utm_defaults: Mapping[str, Any] | None) -> dict[str, str]
     return checked
 
 
-def utm_properties(
-    landing_page_url: object, campaign_name: str | None, ad_name: str | None, utm_defaults: Mapping[str, str]
-) -> dict[str, str | None]:
-    """``user_properties``: each UTM parameter from the landing page, else the user's default, else ours
-    (``tiktok``, ``paid_social``, the campaign name, the ad name)."""
-    parsed = parse_utm(landing_page_url)
-    fallback = {**STATIC_UTM_DEFAULTS, "utm_campaign": campaign_name, "utm_content": ad_name, **utm_defaults}
-    return {key: parsed.get(key, fallback[key]) for key in UTM_KEYS}
-
-
 # ----------------------------------------------------------------------------------- records
 @dataclass
 class Tally:
-    """Run totals: rows, exact money, counts, and how many metric values TikTok left empty."""
+    """Run totals: rows, exact money, counts, how many metric values TikTok left empty, the ads absent from the
+    ad listing and the records whose UTM values held a URL macro that could not be resolved (per macro)."""
 
     rows: int = 0
     cost: Decimal = Decimal(0)
@@ -255,6 +228,8 @@ class Tally:
     clicks: int = 0
     conversions: int = 0
     empty_metric_values: dict[str, int] = field(default_factory=lambda: dict.fromkeys(METRICS, 0))
+    ads_missing_from_listing: set[str] = field(default_factory=set)
+    unresolved_url_macros: Counter[str] = field(default_factory=Counter)
 
     def totals(self) -> dict[str, float | int]:
         """The four totals (cost summed exactly, then shown as a float)."""
@@ -277,7 +252,8 @@ def build_record(
     tally: Tally,
 ) -> dict[str, Any]:
     """One "Daily Ad Metrics" record from a report row (``{"dimensions", "metrics"}``), with names from the
-    row or else from ``ads`` (``ad/get`` items by ad id), UTM fields, and the row added to ``tally``."""
+    row or else from ``ads`` (``ad/get`` items by ad id), UTM fields (None where unknown: an ad absent from
+    ``ads``, a macro only a click fills), and the row added to ``tally``."""
     dimensions = row.get("dimensions") or {}
     metrics = row.get("metrics") or {}
     ad_id = str(dimensions.get("ad_id") or "")
@@ -289,12 +265,13 @@ def build_record(
         raise TikTokInputError(
             "the report row has no valid day", row=row_number, field="dimensions.stat_time_day"
         ) from None
-    ad = ads.get(ad_id) or {}
-    names = {}
-    for name, attribute in NAMES.items():
-        value = metrics.get(attribute)
-        names[name] = str(value) if not _is_empty(value) else (str(ad[attribute]) if ad.get(attribute) else None)
+    ad = ads.get(ad_id)
+    names = _names(metrics, ad or {})
     cost, counts = _tallied_metrics(metrics, row_number, tally)
+    utm, unresolved = utm_properties(ad, names["campaign_name"], names["ad_name"], utm_defaults)
+    if ad is None:
+        tally.ads_missing_from_listing.add(ad_id)
+    tally.unresolved_url_macros.update(set(unresolved))
     return {
         "event_type": EVENT_TYPE,
         "date": day.isoformat(),
@@ -308,10 +285,17 @@ def build_record(
         "ad_name": names["ad_name"],
         "ad_metrics": {"cost": float(cost), **counts},
         "currency": currency,
-        "user_properties": utm_properties(
-            ad.get("landing_page_url"), names["campaign_name"], names["ad_name"], utm_defaults
-        ),
+        "user_properties": utm,
     }
+
+
+def _names(metrics: Mapping[str, Any], ad: Mapping[str, Any]) -> dict[str, str | None]:
+    """The record's ids and names: the report row's, else the ad listing's, else None."""
+    names = {}
+    for name, attribute in NAMES.items():
+        value = metrics.get(attribute)
+        names[name] = str(value) if not _is_empty(value) else (str(ad[attribute]) if ad.get(attribute) else None)
+    return names
 
 
 def _tallied_metrics(metrics: Mapping[str, Any], row_number: int, tally: Tally) -> tuple[Decimal, dict[str, int]]:

@@ -81,6 +81,8 @@ def _ad_item(state: EmulatorState, ad: Ad) -> dict[str, Any]:
         "ad_format": "SINGLE_VIDEO",
         "call_to_action": "SHOP_NOW",
         "landing_page_url": ad.landing_page_url,
+        # Smart Creative (ACO) ads list their pages as objects (SDK AdAcoBodyLandingPageUrls); others answer null.
+        "landing_page_urls": [{"landing_page_url": url} for url in ad.landing_page_urls] or None,
         "operation_status": ad.operation_status,
         "primary_status": ad.primary_status,
         "secondary_status": ad.secondary_status,

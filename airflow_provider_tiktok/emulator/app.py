@@ -5,9 +5,10 @@ parsing, ``Access-Token`` check (40104 missing, 40105 unknown or revoked, 40102 
 the route's ``before`` bookkeeping, the parameters checked against :mod:`.spec` (40002 naming the field
 and the rule; every route must have an entry there), the handler under the state lock, the envelope, and
 the request log. Answers are HTTP 200 with the envelope whatever the code, except the injected ``http``
-and ``reset`` faults. An injected ``code=20001`` on ``event/track`` is the one fault that processes the
-request: the events it fails are left out and named in ``data.failed_events``. The request log keeps
-each request's query parameters and arrival time.
+and ``reset`` faults. An injected ``code=20001`` on ``event/track`` processes the request: the events it
+fails are left out and named in ``data.failed_events``. An injected ``drop`` or ``hide`` processes the
+request and leaves the last item out of the answer's ``list`` (``drop`` keeps ``page_info``, ``hide`` counts
+the item out of it too). The request log keeps each request's query parameters and arrival time.
 """
 
 from __future__ import annotations
@@ -160,6 +161,18 @@ def _with_failures(state: EmulatorState, api_request: ApiRequest, route: Route, 
     )
 
 
+def _without_last_item(data: dict[str, Any], kind: str | None) -> dict[str, Any]:
+    """A listing answer without its last item (injected ``drop``: ``page_info`` still counts it; ``hide``: it
+    does not, as for an ad the listing never shows)."""
+    items, info = data.get("list"), data.get("page_info")
+    if kind is None or not isinstance(items, list) or not items:
+        return data
+    data = {**data, "list": items[:-1]}
+    if kind == "hide" and isinstance(info, dict) and "total_number" in info:
+        data["page_info"] = {**info, "total_number": info["total_number"] - 1}
+    return data
+
+
 def _endpoint(state: EmulatorState, route: Route) -> Any:
     """The async endpoint that runs one route's handler the TikTok way."""
     path = f"{API_PREFIX}/{route.path}"
@@ -180,7 +193,8 @@ def _endpoint(state: EmulatorState, route: Route) -> Any:
         with state.lock:
             delay, fault = state.faults.evaluate(path, time.monotonic())
         partial = fault if fault is not None and fault.failed and route.path == EVENTS_PATH else None
-        if fault is not None and partial is None:
+        dropping = fault.kind if fault is not None and fault.kind in ("drop", "hide") else None
+        if fault is not None and partial is None and not dropping:
             if delay:
                 await asyncio.sleep(delay)
             return await _injected(state, request, route, path, fault, request_id, **log)
@@ -202,10 +216,10 @@ def _endpoint(state: EmulatorState, route: Route) -> Any:
                 api_request.params = validate(SPECS[route.path], api_request.params)
                 if partial is not None:
                     _with_failures(state, api_request, route, partial)
-                body = envelope(request_id, route.handler(state, api_request))
+                body = envelope(request_id, _without_last_item(route.handler(state, api_request), dropping))
         except ApiError as error:
             body = envelope(request_id, error.data, error.code, error.message)
-        injected = "code" if partial is not None else "delay" if delay else None
+        injected = "code" if partial is not None else dropping or ("delay" if delay else None)
         state.record(route.method, path, body["code"], 200, request_id, injected, **log)
         return _answer(body)
 

@@ -27,10 +27,10 @@ from datetime import date, datetime, time, timedelta, timezone
 from decimal import Decimal
 from functools import cached_property, lru_cache
 from typing import Any, NamedTuple
-from urllib.parse import quote, urlencode
 from zoneinfo import ZoneInfo
 
 from airflow_provider_tiktok.emulator import ADVERTISER_A, ADVERTISER_B, ADVERTISER_C, DEFAULT_SEED
+from airflow_provider_tiktok.emulator.landing import click_utm, plain_page, tiktok_pages
 
 #: Share of an ad's active days on which it delivers.
 DELIVERY_RATE = 0.6
@@ -166,7 +166,8 @@ class AdGroup:
 
 @dataclass(frozen=True)
 class Ad:
-    """A seeded ad: its flight, status, landing page (and the UTM values encoded in it) and its scale."""
+    """A seeded ad: its flight, status, landing page (and the UTM values written in it, macros as written) and
+    its scale."""
 
     ad_id: str
     advertiser_id: str
@@ -186,6 +187,8 @@ class Ad:
     ctr: float
     cvr: float
     cpm_minor: float
+    #: A Smart Creative (ACO) ad's pages (its ``landing_page_url`` is then empty); see :mod:`.landing`.
+    landing_page_urls: tuple[str, ...] = ()
 
     @property
     def deleted(self) -> bool:
@@ -259,31 +262,6 @@ def advertiser_today(advertiser_id: str, as_of: datetime) -> date:
 def _at(day: date, rng: random.Random) -> datetime:
     """A UTC timestamp at a random second of ``day``."""
     return datetime.combine(day, time(), timezone.utc) + timedelta(seconds=rng.randrange(86_400))
-
-
-def _landing_page(rng: random.Random, domain: str, slug: str, campaign_slug: str, ad_id: str) -> tuple[str, dict]:
-    """A landing page URL; ~60 % carry some or all UTM parameters, some URL-encoded, with extras and fragments."""
-    base = f"https://{domain}/products/{slug}"
-    if rng.random() >= 0.6:
-        extra = rng.choice([[], [("ref", "tiktok")], [("variant", "blue"), ("size", "m")]])
-        query = f"?{urlencode(extra)}" if extra else ""
-        return base + query + rng.choice(["", "#reviews"]), {}
-    values = {
-        "utm_source": "tiktok",
-        "utm_medium": rng.choice(["paid_social", "cpc"]),
-        "utm_campaign": rng.choice([campaign_slug, campaign_slug.replace("_", " ").title() + " & More"]),
-        "utm_content": rng.choice([f"ad_{ad_id[-6:]}", f"video {ad_id[-4:]}"]),
-    }
-    keys = list(values) if rng.random() < 0.5 else rng.sample(list(values), rng.randint(1, 3))
-    pairs = [(k, values[k]) for k in values if k in keys]
-    if rng.random() < 0.3:
-        pairs.insert(0, ("ref", "tt"))
-    if rng.random() < 0.3:
-        pairs.append(("color", "red"))
-    # Half encode spaces as "+" (and "&" as "%26"), half as "%20".
-    query = urlencode(pairs) if rng.random() < 0.5 else "&".join(f"{k}={quote(v, safe='')}" for k, v in pairs)
-    fragment = rng.choice(["", "", "#top"])
-    return f"{base}?{query}{fragment}", {k: v for k, v in pairs if k.startswith("utm_")}
 
 
 def _slug(text: str, index: int) -> str:
@@ -377,7 +355,9 @@ class Dataset:
             theme = campaign.campaign_name.split(DASH)[-1]
             slug = _slug(theme, k + 1)
             campaign_slug = _slug(theme, campaign_index[campaign.campaign_id] + 1)
-            url, utm = _landing_page(rng, _DOMAINS[adv.advertiser_id], slug, campaign_slug, ad_id)
+            domain = _DOMAINS[adv.advertiser_id]
+            plain = plain_page(rng, domain, slug, campaign_slug, ad_id)
+            url, utm, aco_pages = tiktok_pages(self.seed, k, ad_id, domain, plain)
             create_time = _at(start - timedelta(days=1), rng)
             ads.append(
                 Ad(
@@ -399,6 +379,7 @@ class Dataset:
                     ctr=rng.uniform(0.004, 0.03),
                     cvr=rng.uniform(0.01, 0.12),
                     cpm_minor=rng.uniform(*adv.cpm_range),
+                    landing_page_urls=aco_pages,
                 )
             )
         self.campaigns[adv.advertiser_id] = tuple(campaigns)
@@ -462,7 +443,9 @@ def expected_daily_rows(
     :param anchor: the emulator state's anchor day (``EmulatorState.anchor``); default ``as_of``'s UTC date,
         which matches a state whose clock has not moved since it was created.
     :return: one dict per delivering ad, sorted by ad id, with typed values: ``spend`` a ``Decimal``,
-        ``impressions``/``clicks``/``conversion`` ints (0 conversions is answered as "-" by the API).
+        ``impressions``/``clicks``/``conversion`` ints (0 conversions is answered as "-" by the API); ``utm`` the
+        UTM values a click carries (the ad's own macros filled, None where only a click could fill one, those
+        macros in ``unresolved_url_macros``).
     """
     as_of = as_of or datetime.now(timezone.utc)
     dataset = get_dataset(seed, anchor or as_of.astimezone(timezone.utc).date())
@@ -475,18 +458,24 @@ def expected_daily_rows(
         ad = d.ad
         if ad.deleted and not include_deleted:
             continue
+        names = {
+            "campaign_id": ad.campaign_id,
+            "campaign_name": dataset.campaign_by_id[ad.campaign_id].campaign_name,
+            "adgroup_id": ad.adgroup_id,
+            "adgroup_name": dataset.adgroup_by_id[ad.adgroup_id].adgroup_name,
+            "ad_id": ad.ad_id,
+            "ad_name": ad.ad_name,
+        }
+        utm, unresolved = click_utm(ad.utm, names)
         rows.append(
             {
                 "advertiser_id": advertiser_id,
-                "ad_id": ad.ad_id,
                 "stat_time_day": day,
-                "campaign_id": ad.campaign_id,
-                "campaign_name": dataset.campaign_by_id[ad.campaign_id].campaign_name,
-                "adgroup_id": ad.adgroup_id,
-                "adgroup_name": dataset.adgroup_by_id[ad.adgroup_id].adgroup_name,
-                "ad_name": ad.ad_name,
+                **names,
                 "landing_page_url": ad.landing_page_url,
-                "utm": dict(ad.utm),
+                "landing_page_urls": list(ad.landing_page_urls),
+                "utm": utm,
+                "unresolved_url_macros": unresolved,
                 "deleted": ad.deleted,
                 "currency": advertiser.currency,
                 "spend": Decimal(format_money(d.spend_minor, advertiser.decimals)),

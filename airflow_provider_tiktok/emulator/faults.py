@@ -8,7 +8,10 @@ or :meth:`Faults.add`). Keys:
   processed, except ``code=20001`` on ``event/track``, see ``failed``), ``http`` (answer HTTP ``status``,
   500/502/503, with a plain-text body), ``reset`` (close the connection without an answer), ``delay`` (add
   ``ms`` of latency, then answer normally, even to a client that gave up waiting) or ``lock`` (answer 40100
-  and keep answering 40100 to every matching path for ``seconds``, TikTok's ~5-minute lock);
+  and keep answering 40100 to every matching path for ``seconds``, TikTok's ~5-minute lock), ``drop``
+  (answer a listing page normally but without its last item, ``page_info`` unchanged: a listing whose items
+  moved between pages while a client read them) or ``hide`` (the same, with ``page_info.total_number`` one
+  less: an item the listing does not show at all);
 - ``rate`` (fraction 0..1 of matching requests, drawn from a seeded RNG) or ``count`` (the next N matching
   requests); with neither, every matching request;
 - ``code``, ``status``, ``ms``, ``seconds``, ``message``: the parameters of the kinds above;
@@ -35,7 +38,7 @@ from dataclasses import asdict, dataclass
 from itertools import takewhile
 from typing import Any
 
-KINDS = ("code", "http", "reset", "delay", "lock")
+KINDS = ("code", "http", "reset", "delay", "lock", "drop", "hide")
 RATE_LIMITED = 40100
 PARTIAL_SUCCESS = 20001
 #: Paths the app-wide rate limit leaves alone (the Events API has its own, much higher limit).
@@ -130,7 +133,7 @@ class FaultRule:
 class FaultAction:
     """What the app must do instead of answering normally."""
 
-    kind: str  # code | http | reset
+    kind: str  # code | http | reset | drop | hide
     code: int = 0
     status: int = 200
     message: str = ""

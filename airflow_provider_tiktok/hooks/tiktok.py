@@ -20,6 +20,7 @@ from airflow_provider_tiktok.hooks import connection as conn_form
 from airflow_provider_tiktok.hooks.codes import ACCESS_TOKEN_EXPIRED, RATE_LIMIT_CODES
 from airflow_provider_tiktok.hooks.connection import TikTokConnectionConfig
 from airflow_provider_tiktok.hooks.envelope import TrackResult, encode_params, parse_answer
+from airflow_provider_tiktok.hooks.paging import ItemKey, ListingCheck, by_dimensions, by_field, by_value
 from airflow_provider_tiktok.hooks.retry import BeforeRetry, RetryPolicy
 from airflow_provider_tiktok.hooks.tokens import TOKENLESS_PATHS, TokenMixin, mask
 from airflow_provider_tiktok.utils.ratelimit import RateLimiter, shared_limiter
@@ -254,27 +255,30 @@ class TikTokAdsHook(TokenMixin, BaseHook):
         return parse_answer(response, path)
 
     def paginate(
-        self, path: str, params: dict[str, Any] | None = None, *, page_size: int = MAX_PAGE_SIZE, list_key: str = "list"
+        self, path: str, params: dict[str, Any] | None = None, *, list_key: str = "list", **paging: Any
     ) -> Iterator[dict[str, Any]]:
-        """Yield every item of a ``page``/``page_size`` endpoint, stopping on ``page_info``."""
-        for page in self.iter_pages(path, params, page_size=page_size):
+        """Yield every item of a ``page``/``page_size`` endpoint; ``paging`` as :meth:`iter_pages`."""
+        for page in self.iter_pages(path, params, list_key=list_key, **paging):
             yield from page.get(list_key) or []
 
     def iter_pages(
-        self, path: str, params: dict[str, Any] | None = None, *, page_size: int = MAX_PAGE_SIZE
+        self,
+        path: str,
+        params: dict[str, Any] | None = None,
+        *,
+        page_size: int = MAX_PAGE_SIZE,
+        list_key: str = "list",
+        item_key: ItemKey | None = None,
+        label: str | None = None,
     ) -> Iterator[dict[str, Any]]:
-        """Yield each page's ``data``; one call per page, none past ``page_info.total_page``."""
+        """Yield each page's ``data`` (one call per page), then check the read against ``page_info``: exactly
+        ``total_number`` distinct items (by ``item_key``, default their whole value) on ``total_page`` pages."""
         if not 1 <= page_size <= MAX_PAGE_SIZE:
             raise TikTokConfigError(f"page_size must be between 1 and {MAX_PAGE_SIZE}")
-        page = 1
-        while True:
-            data = self.request("GET", path, params={**(params or {}), "page": page, "page_size": page_size})
-            yield data
-            info = data.get("page_info") or {}
-            total_page = int(info.get("total_page") or 0)
-            if page >= total_page or not data.get("list"):
-                return
-            page += 1
+        check = ListingCheck(label or f"{path} listing", path, item_key or by_value, list_key)
+        yield from check.read(
+            lambda page: self.request("GET", path, params={**(params or {}), "page": page, "page_size": page_size})
+        )
 
     # ------------------------------------------------------------------ endpoints
     def track_events(self, body: dict[str, Any]) -> TrackResult:
@@ -304,7 +308,14 @@ class TikTokAdsHook(TokenMixin, BaseHook):
 
     def iter_audiences(self, advertiser_id: str) -> Iterator[dict[str, Any]]:
         """Every custom audience of the advertiser (GET calls: no audience budget)."""
-        return self.paginate(AUDIENCE_LIST_PATH, {"advertiser_id": advertiser_id}, page_size=AUDIENCE_PAGE_SIZE)
+        label, key = f"custom audience listing of advertiser {advertiser_id}", by_field("audience_id")
+        return self.paginate(
+            AUDIENCE_LIST_PATH,
+            {"advertiser_id": advertiser_id},
+            page_size=AUDIENCE_PAGE_SIZE,
+            item_key=key,
+            label=label,
+        )
 
     def find_audience(self, advertiser_id: str, name: str) -> dict[str, Any] | None:
         """The advertiser's one audience named exactly ``name``, or None; several of that name are an error."""
@@ -387,12 +398,15 @@ class TikTokAdsHook(TokenMixin, BaseHook):
         )
 
     def iter_report_pages(self, params: dict[str, Any], *, page_size: int = MAX_PAGE_SIZE) -> Iterator[dict[str, Any]]:
-        """The pages of one ``report/integrated/get/`` query (rows in ``list``, counts in ``page_info``)."""
-        return self.iter_pages(REPORT_PATH, params, page_size=page_size)
+        """The pages of one ``report/integrated/get/`` query (rows in ``list``, counts in ``page_info``), checked
+        whole: rows are told apart by their dimensions."""
+        label = f"report of {params.get('start_date')}..{params.get('end_date')}"
+        return self.iter_pages(REPORT_PATH, params, page_size=page_size, item_key=by_dimensions, label=label)
 
     def iter_ads(self, params: dict[str, Any], *, page_size: int = MAX_PAGE_SIZE) -> Iterator[dict[str, Any]]:
-        """Every ad an ``ad/get/`` query lists (names, landing pages)."""
-        return self.paginate(ADS_PATH, params, page_size=page_size)
+        """Every ad an ``ad/get/`` query lists (names, landing pages), checked whole by ``ad_id``."""
+        label = f"ad listing of advertiser {params.get('advertiser_id')}"
+        return self.paginate(ADS_PATH, params, page_size=page_size, item_key=by_field("ad_id"), label=label)
 
     def test_connection(self) -> tuple[bool, str]:
         """Check the token and say which advertisers it reaches (used by the UI's Test button)."""

@@ -10,7 +10,7 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
-from airflow_provider_tiktok.ad_metrics import report
+from airflow_provider_tiktok.ad_metrics import landing, report
 from airflow_provider_tiktok.exceptions import TikTokConfigError, TikTokInputError
 
 pytestmark = pytest.mark.unit
@@ -167,6 +167,7 @@ def test_ad_params_include_deleted_ads_only_when_asked():
         "fields": [
             "ad_id",
             "landing_page_url",
+            "landing_page_urls",
             "campaign_id",
             "campaign_name",
             "adgroup_id",
@@ -235,19 +236,17 @@ def test_bad_metric_values_name_row_and_field_but_not_the_value(value, parser, r
     ],
 )  # fmt: skip
 def test_parse_utm(url, expected):
-    assert report.parse_utm(url) == expected
+    assert landing.parse_utm(url) == (expected, [])
 
 
 def test_utm_properties_fill_absent_parameters_with_defaults_then_user_overrides():
-    url = "https://shop.example/p?utm_medium=cpc"
-    assert report.utm_properties(url, "Camp A", "Ad 1", {}) == {
-        "utm_source": "tiktok",
-        "utm_medium": "cpc",
-        "utm_campaign": "Camp A",
-        "utm_content": "Ad 1",
-    }
+    ad = {"landing_page_url": "https://shop.example/p?utm_medium=cpc"}
+    assert landing.utm_properties(ad, "Camp A", "Ad 1", {}) == (
+        {"utm_source": "tiktok", "utm_medium": "cpc", "utm_campaign": "Camp A", "utm_content": "Ad 1"},
+        [],
+    )
     overrides = {"utm_source": "tt", "utm_medium": "paid", "utm_content": "fixed"}
-    assert report.utm_properties(url, "Camp A", "Ad 1", overrides) == {
+    assert landing.utm_properties(ad, "Camp A", "Ad 1", overrides)[0] == {
         "utm_source": "tt",
         "utm_medium": "cpc",  # the landing page wins over any default
         "utm_campaign": "Camp A",
@@ -332,6 +331,60 @@ def test_tally_sums_money_exactly_and_counts_empty_values():
     }
     assert tally.empty_metric_values == expected_empty
     assert sum(expected_empty.values()) >= 3  # the fixture holds "-" in spend, clicks and conversion
+
+
+def _build(row: dict, ads: dict, tally: report.Tally, **kwargs) -> dict:
+    return report.build_record(
+        row, row_number=1, advertiser_id="1", currency="USD", ads=ads, utm_defaults=kwargs.get("utm_defaults", {}),
+        tally=tally,
+    )  # fmt: skip
+
+
+def test_an_ad_missing_from_the_listing_keeps_the_reports_names_and_gets_no_guessed_utm():
+    rows, ads = _rows_and_ads()
+    tally = report.Tally()
+    [row] = [r for r in rows if r["dimensions"]["ad_id"] == "1900000000000000099"]
+    assert "1900000000000000099" not in ads
+    record = _build(row, ads, tally, utm_defaults={"utm_source": "tiktok_ads"})
+    assert record["user_properties"] == dict.fromkeys(report.UTM_KEYS)  # not even the user's defaults
+    assert (record["campaign_name"], record["ad_name"]) == (
+        "US Prospecting 01 \u2013 Summer Sale",
+        "Created after ad/get \u2013 Video 0099",
+    )
+    _build(row, ads, tally)
+    assert tally.ads_missing_from_listing == {"1900000000000000099"}  # distinct ads, not rows
+    assert tally.rows == 2
+
+
+def test_url_macros_are_filled_from_the_listing_and_unresolvable_ones_counted_per_record():
+    rows, ads = _rows_and_ads()
+    ad = dict(ads["1900000000000000002"])
+    ad["landing_page_url"] = (
+        "https://demo-store.example.com/l?utm_source=tiktok&utm_medium=__PLACEMENT__"
+        "&utm_campaign=__CAMPAIGN_NAME__&utm_content=__CID_NAME__%20(__CTYPE__)&ttclid=__CLICKID__"
+    )
+    tally = report.Tally()
+    for row in rows[:1] + rows[-1:]:  # the same ad on two days
+        record = _build(row, {**ads, ad["ad_id"]: ad}, tally)
+        assert record["user_properties"] == {
+            "utm_source": "tiktok",
+            "utm_medium": None,
+            "utm_campaign": "US Prospecting 01 \u2013 Summer Sale",
+            "utm_content": None,
+        }
+    assert tally.unresolved_url_macros == {"__PLACEMENT__": 2, "__CTYPE__": 2}  # ttclid is no UTM value
+
+
+def test_an_aco_ad_reads_its_first_landing_page():
+    rows, ads = _rows_and_ads()
+    ad = {**ads["1900000000000000002"], "landing_page_url": ""}
+    ad["landing_page_urls"] = [
+        {"landing_page_url": "https://s.example/a?utm_campaign=__AID_NAME__&utm_content=__CID__"},
+        {"landing_page_url": "https://s.example/b?utm_campaign=second"},
+    ]
+    record = _build(rows[0], {ad["ad_id"]: ad}, report.Tally())
+    assert record["user_properties"]["utm_campaign"] == "Summer Sale / Broad 1"
+    assert record["user_properties"]["utm_content"] == "1900000000000000002"
 
 
 def test_build_record_rejects_rows_without_ad_or_day():

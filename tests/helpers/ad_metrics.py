@@ -29,7 +29,8 @@ def spy_requests(operator: ad_metrics.TikTokAdMetricsOperator) -> list[tuple[str
 
 def expected_record(row: dict[str, Any]) -> dict[str, Any]:
     """The record for one of the emulator's ``expected_daily_rows``, built from its own fields (its ``utm``
-    is what the generator put in the landing page, not a parse of it)."""
+    is what the generator put in the landing page with the emulator's own macro filling, None where only a click
+    could fill one: not a parse of the URL)."""
     utm = row["utm"]
     return {
         "event_type": "Daily Ad Metrics",

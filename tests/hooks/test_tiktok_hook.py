@@ -188,13 +188,15 @@ def test_paginate_follows_page_info_and_stops(hook, requests_mock):
 
 
 def test_paginate_single_empty_page_costs_one_call(hook, requests_mock):
-    requests_mock.get(API + "ad/get/", json=envelope(data={"list": [], "page_info": {"total_page": 0}}))
+    requests_mock.get(
+        API + "ad/get/", json=envelope(data={"list": [], "page_info": {"total_number": 0, "total_page": 0}})
+    )
     assert list(hook.paginate("ad/get/")) == []
     assert requests_mock.call_count == 1
 
 
 def test_tokens_and_secrets_never_reach_logs_or_errors(hook, requests_mock, caplog):
-    from airflow.sdk._shared.secrets_masker import redact
+    from airflow_provider_tiktok.compat import redact
 
     requests_mock.get(API + "ad/get/", [{"json": envelope(40100)}, {"json": envelope(40105, message="bad token")}])
     caplog.set_level(logging.DEBUG)
@@ -264,6 +266,78 @@ def test_test_connection_lists_reachable_advertisers(hook, requests_mock):
     assert ok
     assert "7000000000000000001 (Shop)" in message
     assert requests_mock.last_request.qs["secret"] == [FAKE_SECRET.lower()]
+
+
+def _serve(requests_mock, path: str, pages: dict[int, list], total_number: int | None, total_page: int) -> None:
+    """Answer ``path`` page by page with ``pages`` and fixed counts (as a listing that moved meanwhile would)."""
+
+    def page(request, context):
+        number = int(request.qs["page"][0])
+        info = {"page": number, "page_size": 2, "total_page": total_page}
+        if total_number is not None:
+            info["total_number"] = total_number
+        return envelope(data={"list": pages.get(number, []), "page_info": info})
+
+    requests_mock.get(API + path, json=page)
+
+
+def _ads(*ids: str) -> list[dict]:
+    return [{"ad_id": ad_id, "ad_name": f"Ad {ad_id}"} for ad_id in ids]
+
+
+@pytest.mark.parametrize(
+    ("pages", "total", "problem"),
+    [
+        ({1: _ads("1", "2"), 2: _ads("4", "5"), 3: _ads("6")}, 6, "1 item missing"),  # 3 moved to page 1 meanwhile
+        ({1: _ads("1", "2"), 2: _ads("2", "3"), 3: _ads("4")}, 5, "1 item read twice"),  # 2 moved to page 2
+        ({1: _ads("1", "2"), 2: [], 3: _ads("5")}, 5, "3 items missing"),  # an empty page ends the read early
+        ({1: _ads("1", "2"), 2: _ads("3", "4"), 3: _ads("5", "6")}, 5, "1 item more than page_info counts"),
+        ({1: _ads("1", "2"), 2: _ads("3", "4"), 3: [{"ad_name": "no id"}]}, 5, "1 item carry no id"),
+        ({1: _ads("1", "2"), 2: _ads("3", "4"), 3: _ads("5")}, None, "no page_info.total_number"),
+    ],
+    ids=["moved-forward", "moved-back", "empty-page", "too-many", "no-id", "no-total"],
+)
+def test_an_ad_listing_that_does_not_add_up_fails_after_its_last_page(hook, requests_mock, pages, total, problem):
+    _serve(requests_mock, "ad/get/", pages, total, 3)
+    read: list[dict] = []
+    with pytest.raises(TikTokApiError) as info:
+        read.extend(hook.iter_ads({"advertiser_id": "42"}, page_size=2))
+    message = str(info.value)
+    assert problem in message
+    assert "the ad listing of advertiser 42 is incomplete" in message
+    assert "run the task again" in message
+    assert info.value.path == "ad/get/"
+    assert info.value.code is None
+    assert len(read) == sum(len(items) for number, items in pages.items() if number <= requests_mock.call_count)
+
+
+def test_a_complete_listing_passes_whatever_its_order(hook, requests_mock):
+    _serve(requests_mock, "ad/get/", {1: _ads("9", "1"), 2: _ads("5", "3"), 3: _ads("7")}, 5, 3)
+    assert [ad["ad_id"] for ad in hook.iter_ads({"advertiser_id": "42"}, page_size=2)] == ["9", "1", "5", "3", "7"]
+    assert requests_mock.call_count == 3
+
+
+def test_audience_listings_are_counted_by_audience_id(hook, requests_mock):
+    same_name = [{"audience_id": "1", "name": "VIP"}, {"audience_id": "2", "name": "VIP"}]
+    _serve(requests_mock, "dmp/custom_audience/list/", {1: same_name}, 2, 1)
+    assert [a["audience_id"] for a in hook.iter_audiences("42")] == ["1", "2"]  # equal items, different ids
+    _serve(requests_mock, "dmp/custom_audience/list/", {1: same_name[:1], 2: same_name[:1]}, 2, 2)
+    with pytest.raises(TikTokApiError, match="custom audience listing of advertiser 42 is incomplete: 1 item read"):
+        hook.find_audience("42", "VIP")
+
+
+def test_report_rows_are_counted_by_their_dimensions(hook, requests_mock):
+    def row(ad_id: str, day: str) -> dict:
+        return {"dimensions": {"ad_id": ad_id, "stat_time_day": f"{day} 00:00:00"}, "metrics": {"spend": "1.00"}}
+
+    params = {"advertiser_id": "42", "start_date": "2026-03-01", "end_date": "2026-03-02"}
+    complete = {1: [row("1", "2026-03-01"), row("1", "2026-03-02")], 2: [row("2", "2026-03-01")]}
+    _serve(requests_mock, "report/integrated/get/", complete, 3, 2)
+    assert sum(len(page["list"]) for page in hook.iter_report_pages(params, page_size=2)) == 3
+    moved = {1: [row("1", "2026-03-01"), row("1", "2026-03-02")], 2: [row("1", "2026-03-02")]}
+    _serve(requests_mock, "report/integrated/get/", moved, 3, 2)
+    with pytest.raises(TikTokApiError, match=r"report of 2026-03-01\.\.2026-03-02 is incomplete: 1 item read twice"):
+        list(hook.iter_report_pages(params, page_size=2))
 
 
 def test_test_connection_reports_a_revoked_token(hook, requests_mock):

@@ -4,6 +4,7 @@ history limit, lookback revisions, the data interval in the advertiser's zone, c
 from __future__ import annotations
 
 import logging
+from collections import Counter
 from datetime import date, datetime, timedelta, timezone
 from decimal import Decimal
 
@@ -76,8 +77,12 @@ def test_45_days_in_two_windows_equal_the_emulator_rows(emulator, emulator_conn,
             "clicks": 0,
             "conversions": sum(1 for r in flat if r["conversion"] == 0),  # the emulator answers 0 as "-"
         },
+        "ads_missing_from_listing": 0,
+        # records whose landing page holds a macro only a click fills (the seed's macro pages), per macro
+        "unresolved_url_macros": dict(sorted(Counter(m for r in flat for m in r["unresolved_url_macros"]).items())),
         "destination": str(destination),
     }
+    assert set(summary["unresolved_url_macros"]) == {"__CTYPE__", "__PLACEMENT__"}
     assert emulator.state.stats()["calls"] == {
         "/open_api/v1.3/advertiser/info/": 1,
         "/open_api/v1.3/report/integrated/get/": report_pages,

@@ -80,6 +80,8 @@ def test_records_are_written_per_day_exactly_as_expected(api, context, tmp_path)
     }
     assert summary["totals"]["cost"] == 1254.9
     assert summary["empty_metric_values"] == {"cost": 1, "impressions": 0, "clicks": 1, "conversions": 2}
+    # ad 99 is in the report but not in the (complete) ad listing: the report's names, null UTM values
+    assert (summary["ads_missing_from_listing"], summary["unresolved_url_macros"]) == (1, {})
     assert (summary["days"], summary["rows"], summary["windows"], summary["api_calls"]) == (3, 5, 1, 3)
     assert _paths(api) == ["advertiser/info/", "report/integrated/get/", "ad/get/"]
     report = _query(api.request_history[1])
@@ -163,11 +165,64 @@ def test_rows_lost_between_pages_fail_the_run_before_writing(api, context, tmp_p
     page = _load("report_page.json")
     page["data"]["page_info"]["total_number"] = 6
     api.get(API + "report/integrated/get/", json=page)
-    with pytest.raises(TikTokApiError, match=r"gave 5 distinct rows but page_info.total_number says 6"):
+    with pytest.raises(TikTokApiError, match=r"report of 2026-01-31\.\.2026-02-01 is incomplete: 1 item missing"):
         TikTokAdMetricsOperator(
             task_id="t", date_from="2026-01-31", date_to="2026-02-01", destination=str(tmp_path)
         ).execute(context())
     assert not list(tmp_path.rglob("*.jsonl"))
+
+
+@pytest.mark.parametrize(
+    ("change", "problem"),
+    [
+        (lambda data: data["page_info"].update(total_number=5), "1 item missing"),
+        (lambda data: data["list"].append(dict(data["list"][0])), "1 item read twice"),
+        (lambda data: data["page_info"].pop("total_number"), "TikTok answered no page_info.total_number"),
+    ],
+    ids=["counted-but-missing", "listed-twice", "uncounted"],
+)
+def test_an_ad_listing_that_does_not_add_up_fails_the_run_before_writing(api, context, tmp_path, change, problem):
+    ads = _load("ad_get_page.json")
+    change(ads["data"])
+    api.get(API + "ad/get/", json=ads)
+    with pytest.raises(TikTokApiError, match=f"ad listing of advertiser {ADVERTISER} is incomplete: {problem}"):
+        TikTokAdMetricsOperator(
+            task_id="t", date_from="2026-01-31", date_to="2026-02-01", destination=str(tmp_path)
+        ).execute(context())
+    assert not list(tmp_path.rglob("*.jsonl"))
+
+
+def test_landing_page_macros_and_aco_pages_reach_the_records(api, context, tmp_path):
+    ads = _load("ad_get_page.json")
+    first, second = ads["data"]["list"][:2]
+    first["landing_page_url"] = (
+        "https://demo-store.example.com/l?utm_source=tiktok&utm_medium=__PLACEMENT__&utm_campaign=__CAMPAIGN_NAME__"
+        "&utm_content=__AID_NAME__"
+    )
+    second["landing_page_url"] = ""
+    second["landing_page_urls"] = [
+        {"landing_page_url": "https://demo-store.example.com/a?utm_campaign=__CAMPAIGN_ID__&utm_content=__CID__"},
+        {"landing_page_url": "https://demo-store.example.com/b?utm_campaign=second_page"},
+    ]
+    api.get(API + "ad/get/", json=ads)
+    summary = TikTokAdMetricsOperator(
+        task_id="t", date_from="2026-01-31", date_to="2026-02-01", destination=str(tmp_path)
+    ).execute(context())
+    records = [json.loads(line) for line in partition(tmp_path, ADVERTISER, date(2026, 1, 31)).open(encoding="utf-8")]
+    props = {r["ad_id"]: r["user_properties"] for r in records}
+    assert props[first["ad_id"]] == {
+        "utm_source": "tiktok",
+        "utm_medium": None,  # a placement is known per click only
+        "utm_campaign": "US Prospecting 01 \u2013 Summer Sale",
+        "utm_content": "Summer Sale / Broad 1",
+    }
+    assert props[second["ad_id"]] == {
+        "utm_source": "tiktok",
+        "utm_medium": "paid_social",
+        "utm_campaign": "1700000000000000003",
+        "utm_content": "1900000000000000003",
+    }
+    assert summary["unresolved_url_macros"] == {"__PLACEMENT__": 2}  # ad ...002 on both days
 
 
 def test_a_row_outside_the_requested_window_fails_the_run(api, context, tmp_path):
@@ -272,7 +327,7 @@ def test_operator_surface():
 
 
 def test_the_extra_link_reads_the_url_the_task_pushed(monkeypatch):
-    from airflow.sdk.execution_time.xcom import XCom
+    from airflow_provider_tiktok.compat import XCom
 
     seen = {}
 
