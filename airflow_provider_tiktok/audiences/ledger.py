@@ -12,6 +12,9 @@ between the reservation and the call wastes one call of the day but can never le
 limit. Task retries, reruns, backfills and concurrent runs share the ledger because it is keyed by the
 audience, not by the run.
 
+Near 00:00 UTC a call counts on both days (:meth:`AudienceLedger.days_counted`): it may reach TikTok after
+midnight and the clocks may differ. A damaged ledger or snapshot stops the sync before any call (``damage``).
+
 Concurrency: on a local root :meth:`AudienceLedger.locked` holds an exclusive ``fcntl.flock`` on ``.lock``
 for the whole sync (released by the kernel if the process dies). Object stores offer no lock: there the
 Airflow pool ``tiktok_audience`` (one slot per audience) must serialise syncs; two workers syncing one
@@ -32,11 +35,14 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from pathlib import Path
-from typing import Any, cast
+from typing import Any
 
-from airflow_provider_tiktok.audiences.plan import TIKTOK_DAILY_CALL_LIMIT, next_utc_midnight, utc_day
+from airflow_provider_tiktok.audiences.damage import Damage, DamagedState, checked_lines, decode_ledger, repair_command
+from airflow_provider_tiktok.audiences.locking import flock
+from airflow_provider_tiktok.audiences.plan import TIKTOK_DAILY_CALL_LIMIT, utc_day, utc_day_end, utc_days_between
+from airflow_provider_tiktok.audiences.plan import DailyCallLimitReached as DailyCallLimitReached  # re-exported
 from airflow_provider_tiktok.exceptions import TikTokConfigError
-from airflow_provider_tiktok.utils.storage import as_path, atomic_write_text, default_root, ensure_dir
+from airflow_provider_tiktok.utils.storage import as_path, atomic_write_text, default_root, ensure_dir, is_local_path
 
 log = logging.getLogger(__name__)
 
@@ -48,24 +54,20 @@ LEDGER_VERSION = 1
 KEEP_DAYS = 7
 DEFAULT_LOCK_TIMEOUT = 3600.0
 
+#: How far the worker's clock may be from TikTok's, either way: a call this close to 00:00 UTC counts on both days.
+DEFAULT_CLOCK_SKEW = timedelta(seconds=30)
+#: How long after its reservation a call may still reach TikTok: the hook's default timeout (60 s) plus the
+#: minute in which TikTok may still carry out a call that got no answer (the sync's landing margin).
+DEFAULT_IN_FLIGHT = timedelta(seconds=120)
+#: The longest clock-skew allowance or time in flight accepted (a sanity bound).
+MAX_GUARD = timedelta(hours=6)
+
 RESERVED = "reserved"
 ACCEPTED = "accepted"
 FAILED = "failed"
-
-
-class DailyCallLimitReached(RuntimeError):
-    """The audience has no calls left in the current UTC day; ``resets_at`` is the next 00:00 UTC."""
-
-    def __init__(self, audience: str, used: int, limit: int, needed: int, resets_at: datetime) -> None:
-        self.audience = audience
-        self.used = used
-        self.limit = limit
-        self.needed = needed
-        self.resets_at = resets_at
-        super().__init__(
-            f"Audience {audience}: {used} of {limit} audience calls used today (UTC), this sync needs {needed}; "
-            f"the budget resets at {resets_at.isoformat()}"
-        )
+#: A call the repair could not read back: counted, its outcome unknown (written by the repair only).
+UNKNOWN = "unknown"
+STATUSES = frozenset({RESERVED, ACCEPTED, FAILED, UNKNOWN})
 
 
 @dataclass(frozen=True)
@@ -94,6 +96,19 @@ def audience_key(audience_id: str | None, audience_name: str | None) -> str:
     raise TikTokConfigError("pass audience_id, or audience_name to find or create the audience")
 
 
+def counted_on(calls: dict[str, list[dict[str, Any]]], day: str) -> list[dict[str, Any]]:
+    """The calls counted on ``day``, oldest first: listed under it, or near its edge under the day beside (``also``)."""
+    return sorted(
+        (
+            entry
+            for listed, entries in calls.items()
+            for entry in entries
+            if listed == day or day in entry.get("also", ())
+        ),
+        key=lambda entry: int(entry.get("seq", 0)),
+    )
+
+
 class AudienceLedger:
     """Calls and snapshot of one audience, read and written only while :meth:`locked` is held.
 
@@ -103,6 +118,8 @@ class AudienceLedger:
     :param daily_call_limit: audience calls allowed per UTC day (at most TikTok's 24).
     :param lock_timeout: seconds to wait for another sync of the audience to release its lock.
     :param sleep: how the wait for the lock pauses between polls.
+    :param clock_skew: how far the worker's clock may be from TikTok's, either way.
+    :param in_flight: how long after its reservation a call may still reach TikTok (timeout plus landing margin).
     """
 
     def __init__(
@@ -114,35 +131,42 @@ class AudienceLedger:
         daily_call_limit: int = TIKTOK_DAILY_CALL_LIMIT,
         lock_timeout: float = DEFAULT_LOCK_TIMEOUT,
         sleep: Callable[[float], None] = time.sleep,
+        clock_skew: timedelta = DEFAULT_CLOCK_SKEW,
+        in_flight: timedelta = DEFAULT_IN_FLIGHT,
     ) -> None:
         if not 1 <= daily_call_limit <= TIKTOK_DAILY_CALL_LIMIT:
             raise TikTokConfigError(f"daily_call_limit must be between 1 and {TIKTOK_DAILY_CALL_LIMIT}")
         if not (str(advertiser_id).isascii() and str(advertiser_id).isdigit()):
             raise TikTokConfigError("advertiser_id must contain digits only")
+        for name, value in (("clock_skew", clock_skew), ("in_flight", in_flight)):
+            if not timedelta(0) <= value <= MAX_GUARD:
+                raise TikTokConfigError(f"{name} must be between 0 and {MAX_GUARD.total_seconds():.0f} seconds")
         base = as_path(root) if root is not None else default_state_root()
+        self.root = str(base)
+        self.advertiser_id = str(advertiser_id)
         self.folder = base / "audiences" / str(advertiser_id) / key
         self.key = key
         self.daily_call_limit = daily_call_limit
         self.lock_timeout = lock_timeout
         self.sleep = sleep
+        self.clock_skew = clock_skew
+        self.in_flight = in_flight
         self._held = False
         self._data: dict[str, Any] = {}
 
     @property
     def is_local(self) -> bool:
         """Whether the state lives on a local file system (where a lock is available)."""
-        return isinstance(self.folder, Path)
+        return is_local_path(self.folder)
 
     # ------------------------------------------------------------------ lock
     @contextlib.contextmanager
     def locked(self) -> Iterator[AudienceLedger]:
-        """Hold the audience's lock (local roots) and load the ledger; everything else needs it held."""
-        ensure_dir(self.folder)
-        with contextlib.ExitStack() as stack:
-            if self.is_local:
-                stack.enter_context(self._flock())
-            else:
-                log.info("State on an object store: no lock; the Airflow pool tiktok_audience serialises syncs")
+        """Hold the audience's lock (local roots) and load the ledger; everything else needs it held.
+
+        A damaged ledger raises :class:`~airflow_provider_tiktok.audiences.damage.DamagedState`.
+        """
+        with self.exclusive():
             self._data = self._read()
             self._held = True
             try:
@@ -151,26 +175,17 @@ class AudienceLedger:
                 self._held = False
 
     @contextlib.contextmanager
-    def _flock(self) -> Iterator[None]:
-        """An exclusive ``flock`` on ``.lock``, polled until ``lock_timeout`` (another sync holds it)."""
-        import fcntl
-
-        fd = os.open(self.folder / LOCK_FILE, os.O_RDWR | os.O_CREAT, 0o600)
-        try:
-            deadline = time.monotonic() + self.lock_timeout
-            while True:
-                try:
-                    fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-                    break
-                except BlockingIOError:
-                    if time.monotonic() >= deadline:
-                        raise TimeoutError(
-                            f"Another sync of audience {self.key} held its lock for over {self.lock_timeout:.0f}s"
-                        ) from None
-                    self.sleep(0.05)  # another sync of this audience holds the lock: poll it
+    def exclusive(self) -> Iterator[None]:
+        """Hold the audience's lock (local roots) without reading the ledger (the repair reads the raw file)."""
+        ensure_dir(self.folder)
+        with contextlib.ExitStack() as stack:
+            if self.is_local:
+                stack.enter_context(
+                    flock(self.folder / LOCK_FILE, self.lock_timeout, self.sleep, f"audience {self.key}")
+                )
+            else:
+                log.info("State on an object store: no lock; the Airflow pool tiktok_audience serialises syncs")
             yield
-        finally:
-            os.close(fd)  # closing the descriptor releases the lock
 
     def _require_lock(self) -> None:
         if not self._held:
@@ -178,17 +193,27 @@ class AudienceLedger:
 
     # ------------------------------------------------------------- storage
     def _read(self) -> dict[str, Any]:
+        """The ledger's data, checked whole (a new audience starts empty); raises DamagedState."""
         path = self.folder / LEDGER_FILE
         if not path.exists():
             return {"version": LEDGER_VERSION, "calls": {}}
-        data = json.loads(path.read_text(encoding="utf-8"))
-        if data.get("version") != LEDGER_VERSION:
-            raise TikTokConfigError(f"{path}: unknown ledger version {data.get('version')!r}")
-        return cast(dict[str, Any], data)
+        try:
+            return decode_ledger(path.read_bytes(), version=LEDGER_VERSION, statuses=STATUSES)
+        except Damage as damage:
+            raise self.damaged(path, str(damage), snapshot=False) from None
+
+    def damaged(self, path: Any, problem: str, *, snapshot: bool) -> DamagedState:
+        """The error for a damaged state file of this audience, naming its repair command."""
+        command = repair_command(self.root, self.advertiser_id, self.key)
+        return DamagedState(str(path), problem, command, snapshot=snapshot)
 
     def _write(self) -> None:
         """Persist the ledger: temp file, fsync, rename, fsync of the folder (local); one PUT (object store)."""
-        atomic_write_text(self.folder / LEDGER_FILE, json.dumps(self._data, indent=1, sort_keys=True) + "\n")
+        self.write_data(self._data)
+
+    def write_data(self, data: dict[str, Any]) -> None:
+        """Write ``data`` as the ledger (the lock must be held); ``_write`` and the repair use it."""
+        atomic_write_text(self.folder / LEDGER_FILE, json.dumps(data, indent=1, sort_keys=True) + "\n")
         if self.is_local:
             fd = os.open(self.folder, os.O_RDONLY)
             try:
@@ -197,36 +222,55 @@ class AudienceLedger:
                 os.close(fd)
 
     # --------------------------------------------------------------- calls
-    def calls_on(self, now: datetime) -> list[dict[str, Any]]:
-        """The calls recorded on ``now``'s UTC day (reserved, accepted or failed: each one counts)."""
+    def days_counted(self, now: datetime) -> list[str]:
+        """The UTC days a call reserved at ``now`` counts against: every day TikTok's clock may show when the call
+        reaches it, from ``now - clock_skew`` to ``now + in_flight + clock_skew``. One day, except within that
+        reach of 00:00 UTC, where the call counts on both days so TikTok can never count more than the ledger."""
+        return utc_days_between(now - self.clock_skew, now + self.in_flight + self.clock_skew)
+
+    def _counted(self, day: str) -> list[dict[str, Any]]:
         self._require_lock()
-        return list(self._data["calls"].get(utc_day(now), []))
+        return counted_on(self._data["calls"], day)
+
+    def calls_on(self, now: datetime) -> list[dict[str, Any]]:
+        """The calls counted on ``now``'s UTC day (reserved, accepted, failed or unknown: each one counts)."""
+        return self._counted(utc_day(now))
 
     def calls_used(self, now: datetime) -> int:
         """Audience calls counted on ``now``'s UTC day."""
         return len(self.calls_on(now))
 
     def calls_left(self, now: datetime) -> int:
-        """Audience calls still allowed on ``now``'s UTC day."""
-        return max(0, self.daily_call_limit - self.calls_used(now))
+        """Audience calls that may still be reserved at ``now`` (on every day such a call counts against)."""
+        used = max(len(self._counted(day)) for day in self.days_counted(now))
+        return max(0, self.daily_call_limit - used)
 
     def check_budget(self, needed: int, now: datetime) -> None:
-        """Raise :class:`DailyCallLimitReached` unless ``needed`` calls fit in today's budget."""
-        used = self.calls_used(now)
-        if used + needed > self.daily_call_limit:
-            label = self._data.get("audience_id") or self.key
-            raise DailyCallLimitReached(label, used, self.daily_call_limit, needed, next_utc_midnight(now))
+        """Raise :class:`DailyCallLimitReached` unless ``needed`` calls fit on every day they would count against."""
+        for day in self.days_counted(now):
+            used = len(self._counted(day))
+            if used + needed > self.daily_call_limit:
+                label = self._data.get("audience_id") or self.key
+                end = utc_day_end(day)
+                resets_at = end if end > now else end + self.clock_skew
+                other = None if day == utc_day(now) else day
+                raise DailyCallLimitReached(label, used, self.daily_call_limit, needed, resets_at, day=other)
 
     def reserve(self, action: str, now: datetime, *, run: str | None = None) -> str:
-        """Record a call about to be sent (durably, before sending it) and return its reservation id."""
+        """Record a call about to be sent (durably, before sending it) and return its reservation id.
+
+        The call is listed under ``now``'s UTC day; near 00:00 UTC ``also`` names the other day it counts against.
+        """
         self.check_budget(1, now)
         reservation = uuid.uuid4().hex
         day = utc_day(now)
         calls = self._data["calls"]
         self._data["seq"] = seq = int(self._data.get("seq", 0)) + 1
-        calls.setdefault(day, []).append(
-            {"id": reservation, "seq": seq, "action": action, "at": now.isoformat(), "run": run, "status": RESERVED}
-        )
+        entry = {"id": reservation, "seq": seq, "action": action, "at": now.isoformat(), "run": run, "status": RESERVED}
+        also = [other for other in self.days_counted(now) if other != day]
+        if also:
+            entry["also"] = also
+        calls.setdefault(day, []).append(entry)
         for old in sorted(calls)[:-KEEP_DAYS]:
             del calls[old]
         self._write()
@@ -321,6 +365,14 @@ class AudienceLedger:
         if "/" in snapshot.file or snapshot.file.startswith("."):
             raise TikTokConfigError(f"{self.folder / LEDGER_FILE}: malformed snapshot name")
         return self.folder / SNAPSHOT_DIR / snapshot.file
+
+    def snapshot_lines(self, snapshot: Snapshot) -> Iterator[str]:
+        """The snapshot's id lines, checked as they stream: a damaged file raises DamagedState (before any call)."""
+        path = self.snapshot_path(snapshot)
+        try:
+            yield from checked_lines(path, snapshot.count)
+        except Damage as damage:
+            raise self.damaged(path, str(damage), snapshot=True) from None
 
     def new_snapshot_name(self, now: datetime) -> str:
         """A fresh, sortable snapshot file name."""

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
-from datetime import datetime, time, timedelta, timezone
+from datetime import date, datetime, time, timedelta, timezone
 
 from airflow_provider_tiktok.exceptions import TikTokConfigError
 
@@ -43,6 +43,28 @@ REPLACE = "REPLACE"
 COHORT = "cohort"
 ADDED = "added"
 REMOVED = "removed"
+
+
+class DailyCallLimitReached(RuntimeError):
+    """The audience has no calls left on a UTC day a call sent now would count against (``day``: None for today).
+
+    ``resets_at`` is the 00:00 UTC that ends that day, or, once past, the end of the clock-skew allowance after it.
+    """
+
+    def __init__(
+        self, audience: str, used: int, limit: int, needed: int, resets_at: datetime, *, day: str | None = None
+    ) -> None:
+        self.audience = audience
+        self.used = used
+        self.limit = limit
+        self.needed = needed
+        self.resets_at = resets_at
+        self.day = day
+        where = "today (UTC)" if day is None else f"on {day} (UTC), which a call sent now may still count against"
+        super().__init__(
+            f"Audience {audience}: {used} of {limit} audience calls used {where}, this sync needs {needed}; "
+            f"the budget resets at {resets_at.isoformat()}"
+        )
 
 
 @dataclass(frozen=True)
@@ -190,6 +212,17 @@ def _plan_create(mode: str, cohort_size: int, min_size: int) -> SyncPlan:
 def utc_day(moment: datetime) -> str:
     """The UTC calendar day of ``moment`` as ``YYYY-MM-DD`` (TikTok's daily quotas reset at 00:00 UTC)."""
     return _as_utc(moment).date().isoformat()
+
+
+def utc_days_between(start: datetime, end: datetime) -> list[str]:
+    """The UTC days from ``start``'s to ``end``'s, both included, as ``YYYY-MM-DD`` (empty when ``end`` is earlier)."""
+    first, last = _as_utc(start).date(), _as_utc(end).date()
+    return [(first + timedelta(days=n)).isoformat() for n in range((last - first).days + 1)]
+
+
+def utc_day_end(day: str) -> datetime:
+    """The 00:00 UTC that ends the UTC day ``day`` (``YYYY-MM-DD``)."""
+    return datetime.combine(date.fromisoformat(day) + timedelta(days=1), time(0), tzinfo=timezone.utc)
 
 
 def next_utc_midnight(moment: datetime) -> datetime:

@@ -18,6 +18,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, TextIO
 
+from airflow_provider_tiktok.utils.storage import is_local_path
+
 #: Ids sorted in memory at once (about 130 MB of Python strings).
 DEFAULT_CHUNK_SIZE = 1_000_000
 _BUFFER = 1 << 20
@@ -47,12 +49,12 @@ def _open_private(path: Path) -> TextIO:
 
 def iter_lines(path: Any) -> Iterator[str]:
     """The lines of a local or object-store text file, read in large buffers and closed at the end."""
-    if isinstance(path, Path):
+    if is_local_path(path):
         handle = open(path, encoding="ascii", newline="", buffering=_BUFFER)  # noqa: SIM115 - closed below
     else:
         handle = path.open("r", encoding="ascii", newline="")
     with handle:
-        yield from handle
+        yield from iter(handle.readline, "")  # Airflow 3.0 wraps object-store files in a non-iterable tracker
 
 
 def sorted_runs(lines: Iterable[str], work_dir: Path, *, chunk_size: int = DEFAULT_CHUNK_SIZE) -> list[Path]:

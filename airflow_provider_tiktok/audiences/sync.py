@@ -23,7 +23,7 @@ from airflow_provider_tiktok.audiences.calls import (
     whole_answers,
 )
 from airflow_provider_tiktok.audiences.cohort import AudienceSyncSpec, Cohort, prepare_cohort
-from airflow_provider_tiktok.audiences.ledger import SNAPSHOT_DIR, AudienceLedger, audience_key
+from airflow_provider_tiktok.audiences.ledger import DEFAULT_CLOCK_SKEW, SNAPSHOT_DIR, AudienceLedger, audience_key
 from airflow_provider_tiktok.utils.clock import utcnow
 from airflow_provider_tiktok.utils.storage import atomic_write_lines
 
@@ -64,6 +64,7 @@ def sync_audience(
     records: Iterable[tuple[int, dict[str, Any]]],
     *,
     clock: Callable[[], datetime] = utcnow,
+    clock_skew: timedelta = DEFAULT_CLOCK_SKEW,
 ) -> dict[str, Any]:
     """Sync ``records`` into the audience and return the summary; raises :class:`DailyCallLimitReached`.
 
@@ -72,12 +73,17 @@ def sync_audience(
 
     Reading, hashing and sorting the members happen before the audience's lock is taken; diffing,
     planning, reserving and calling happen under it, so concurrent syncs of one audience run one at a time.
+    A call reserved within the hook's timeout, the landing margin and ``clock_skew`` (how far the worker's
+    clock may be from TikTok's) of 00:00 UTC counts against both days. A damaged ledger or snapshot raises
+    :class:`~airflow_provider_tiktok.audiences.damage.DamagedState` before any audience call.
     """
     book = AudienceLedger(
         spec.state_uri,
         spec.advertiser_id,
         audience_key(spec.audience_id, spec.audience_name),
         daily_call_limit=spec.daily_call_limit,
+        clock_skew=clock_skew,
+        in_flight=timedelta(seconds=hook.timeout) + CREATE_LANDING_MARGIN,
     )
     requests_before = hook.api_calls
     with tempfile.TemporaryDirectory(prefix="tiktok-audience-") as tmp:
@@ -222,7 +228,7 @@ def _compare(
         if spec.mode == "append":
             return Comparison(cohort.size, 0, None, None)
         return Comparison(0, cohort.size, None, None)
-    old = snapshots.iter_lines(book.snapshot_path(snapshot))
+    old = book.snapshot_lines(snapshot)
     if spec.mode == "mirror":
         diff = snapshots.diff_to_files(
             old, snapshots.iter_lines(cohort.path), work, audience_plan.ids_per_file(max(cohort.size, snapshot.count))

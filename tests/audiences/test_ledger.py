@@ -21,6 +21,7 @@ from airflow_provider_tiktok.audiences.ledger import (
     DailyCallLimitReached,
     audience_key,
 )
+from airflow_provider_tiktok.audiences.plan import utc_day_end, utc_days_between
 from airflow_provider_tiktok.exceptions import TikTokConfigError
 
 ADVERTISER = "7000000000000000001"
@@ -66,7 +67,7 @@ def test_reservations_are_durable_and_counted_per_utc_day(tmp_path: Path) -> Non
         # on disk before the call is made: a crash now still counts it
         assert [c["status"] for c in stored(tmp_path)["calls"]["2026-03-10"]] == [RESERVED]
         book.settle(first, ACCEPTED, request_id="req-1")
-        book.reserve("APPEND", NOON + timedelta(hours=11, minutes=59))
+        book.reserve("APPEND", NOON + timedelta(hours=11, minutes=50))  # 23:50: before the midnight guard window
         assert book.calls_used(NOON) == 2
     # a fresh process (new object) sees the same day
     with ledger(tmp_path, daily_call_limit=3).locked() as book:
@@ -87,7 +88,7 @@ def test_reservations_are_durable_and_counted_per_utc_day(tmp_path: Path) -> Non
         # a failed call still counts: TikTok counts it too
         assert book.calls_used(NOON) == 3
         # the next UTC day starts from zero
-        tomorrow = datetime(2026, 3, 11, 0, 0, 1, tzinfo=timezone.utc)
+        tomorrow = datetime(2026, 3, 11, 0, 1, 0, tzinfo=timezone.utc)  # 00:01: past the clock-skew allowance
         assert book.calls_left(tomorrow) == 3
         book.reserve("REPLACE", tomorrow)
         assert book.calls_used(tomorrow) == 1
@@ -239,3 +240,105 @@ def test_object_store_root(memory_store: str) -> None:
         assert again.snapshot_path(again.snapshot).read_text() == "a\n"
     raw = ObjectStoragePath(f"{memory_store}/audiences/{ADVERTISER}/id-1/ledger.json").read_text()
     assert json.loads(raw)["snapshot"]["count"] == 1
+
+
+def at(day: int, hour: int, minute: int, second: int = 0) -> datetime:
+    return datetime(2026, 3, day, hour, minute, second, tzinfo=timezone.utc)
+
+
+@pytest.mark.unit
+def test_utc_day_helpers() -> None:
+    assert utc_days_between(at(10, 23, 59), at(11, 0, 1)) == ["2026-03-10", "2026-03-11"]
+    assert utc_days_between(at(10, 1, 0), at(10, 2, 0)) == ["2026-03-10"]
+    assert utc_days_between(at(11, 0, 0), at(10, 23, 0)) == []
+    assert utc_day_end("2026-03-10") == at(11, 0, 0)
+    assert utc_day_end("2026-12-31") == datetime(2027, 1, 1, tzinfo=timezone.utc)
+
+
+@pytest.mark.unit
+@pytest.mark.parametrize(
+    ("moment", "days"),
+    [
+        (at(10, 12, 0), ["2026-03-10"]),
+        # 30 s of clock skew + 120 s in flight (+ 30 s skew): a call reserved at 23:57:30 may land at 00:00:00
+        (at(10, 23, 57, 29), ["2026-03-10"]),
+        (at(10, 23, 57, 30), ["2026-03-10", "2026-03-11"]),
+        (at(10, 23, 59, 59), ["2026-03-10", "2026-03-11"]),
+        # a worker clock 30 s ahead of TikTok's reads 00:00:29 while TikTok's still reads 23:59:59
+        (at(11, 0, 0, 29), ["2026-03-10", "2026-03-11"]),
+        (at(11, 0, 0, 30), ["2026-03-11"]),
+    ],
+)
+def test_guard_window_around_midnight(tmp_path: Path, moment: datetime, days: list[str]) -> None:
+    with ledger(tmp_path).locked() as book:
+        assert book.days_counted(moment) == days
+        book.reserve("APPEND", moment)
+        for day in days:
+            assert book.calls_used(datetime.fromisoformat(f"{day}T12:00:00+00:00")) == 1
+    entry = next(entry for entries in stored(tmp_path)["calls"].values() for entry in entries)
+    assert entry.get("also", []) == [day for day in days if day != moment.date().isoformat()]
+
+
+@pytest.mark.unit
+def test_a_call_near_midnight_is_counted_on_the_next_day_too(tmp_path: Path) -> None:
+    with ledger(tmp_path, daily_call_limit=3).locked() as book:
+        book.reserve("APPEND", at(10, 12, 0))
+        book.reserve("REMOVE", at(10, 23, 59, 50))  # may reach TikTok after 00:00 UTC
+        assert book.calls_used(at(10, 12, 0)) == 2
+        assert book.calls_left(at(10, 23, 59, 55)) == 1
+        assert [c["action"] for c in book.calls_on(at(11, 9, 0))] == ["REMOVE"]
+        assert book.calls_left(at(11, 9, 0)) == 2
+        book.reserve("APPEND", at(11, 9, 0))
+        book.reserve("APPEND", at(11, 9, 1))
+        with pytest.raises(DailyCallLimitReached) as info:
+            book.reserve("APPEND", at(11, 9, 2))
+        assert (info.value.used, info.value.day) == (3, None)
+        assert info.value.resets_at == at(12, 0, 0)
+
+
+@pytest.mark.unit
+def test_a_full_day_still_counts_for_the_clock_skew_after_midnight(tmp_path: Path) -> None:
+    with ledger(tmp_path, daily_call_limit=2).locked() as book:
+        book.reserve("APPEND", at(10, 12, 0))
+        book.reserve("REMOVE", at(10, 13, 0))
+        assert book.calls_used(at(11, 0, 0, 10)) == 0  # nothing on the new day itself...
+        assert book.calls_left(at(11, 0, 0, 10)) == 0  # ...but TikTok's clock may still read the old day
+        with pytest.raises(DailyCallLimitReached) as info:
+            book.reserve("APPEND", at(11, 0, 0, 10))
+        assert (info.value.used, info.value.limit, info.value.day) == (2, 2, "2026-03-10")
+        assert info.value.resets_at == at(11, 0, 0, 30)
+        assert str(info.value) == (
+            "Audience id-1: 2 of 2 audience calls used on 2026-03-10 (UTC), which a call sent now may still count "
+            "against, this sync needs 1; the budget resets at 2026-03-11T00:00:30+00:00"
+        )
+        assert book.calls_left(at(11, 0, 0, 30)) == 2
+        book.reserve("APPEND", at(11, 0, 0, 30))
+
+
+@pytest.mark.unit
+def test_guard_is_configurable(tmp_path: Path) -> None:
+    with ledger(tmp_path, clock_skew=timedelta(0), in_flight=timedelta(0)).locked() as book:
+        assert book.days_counted(at(10, 23, 59, 59)) == ["2026-03-10"]
+        assert book.days_counted(at(11, 0, 0, 0)) == ["2026-03-11"]
+    with ledger(tmp_path, clock_skew=timedelta(seconds=5), in_flight=timedelta(seconds=300)).locked() as book:
+        assert book.days_counted(at(10, 23, 54, 54)) == ["2026-03-10"]
+        assert book.days_counted(at(10, 23, 54, 55)) == ["2026-03-10", "2026-03-11"]
+        assert book.days_counted(at(11, 0, 0, 5)) == ["2026-03-11"]
+    for bad in ({"clock_skew": timedelta(seconds=-1)}, {"in_flight": timedelta(hours=7)}):
+        with pytest.raises(TikTokConfigError, match="between 0 and 21600 seconds"):
+            ledger(tmp_path, **bad)
+
+
+@pytest.mark.unit
+def test_calls_written_before_the_guard_still_count(tmp_path: Path) -> None:
+    """A ledger of an earlier version of the provider: no ``also``, some calls without ``seq``."""
+    folder = tmp_path / "audiences" / ADVERTISER / "id-1"
+    folder.mkdir(parents=True)
+    calls = [
+        {"id": "a", "action": "CREATE", "at": "2026-03-10T09:00:00+00:00", "run": None, "status": "accepted"},
+        {"id": "b", "seq": 2, "action": "APPEND", "at": "2026-03-10T10:00:00+00:00", "run": None, "status": "failed"},
+    ]
+    (folder / "ledger.json").write_text(json.dumps({"version": 1, "calls": {"2026-03-10": calls}, "seq": 2}))
+    with ledger(tmp_path).locked() as book:
+        assert [c["id"] for c in book.calls_on(NOON)] == ["a", "b"]
+        assert book.calls_left(NOON) == 22

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Callable
-from datetime import timedelta
+from datetime import datetime, timedelta, timezone
 from pathlib import Path
 from typing import Any
 
@@ -12,7 +12,9 @@ import pytest
 
 from airflow_provider_tiktok.audiences import plan as audience_plan
 from airflow_provider_tiktok.audiences.cohort import AudienceSyncSpec
+from airflow_provider_tiktok.audiences.damage import DamagedState
 from airflow_provider_tiktok.audiences.ledger import AudienceLedger, DailyCallLimitReached, audience_key
+from airflow_provider_tiktok.audiences.repair import main
 from airflow_provider_tiktok.audiences.sync import sync_audience
 from airflow_provider_tiktok.emulator import ADVERTISER_A
 from airflow_provider_tiktok.emulator.testing import EmulatorServer
@@ -419,3 +421,116 @@ def test_an_update_tiktok_refuses_for_size_is_not_retried_the_same_day(
     next_day = sync(cohort + emails(7000, 20))
     assert (next_day["actions"], next_day["added"]) == (["APPEND"], 20)
     assert members(emulator, audience_id) == hashed(cohort + emails(7000, 20))
+
+
+def ledger_file(state_root: Path) -> Path:
+    return next(state_root.glob("audiences/*/*/ledger.json"))
+
+
+def repair(emulator: EmulatorServer, state_root: Path) -> None:
+    """The repair command named by the error, run on the emulator's clock."""
+    key = audience_key(None, NAME)
+    assert main(["--state-uri", str(state_root), "--advertiser-id", ADVERTISER_A, "--audience-key", key]) == 0
+
+
+@pytest.mark.integration
+def test_a_damaged_ledger_sends_nothing_until_repaired(sync, emulator: EmulatorServer, state_root: Path) -> None:
+    cohort = emails(0, 1500)
+    audience_id = sync(cohort)["audience_id"]
+    sync(cohort + emails(7000, 5))
+    path = ledger_file(state_root)
+    text = path.read_text()
+    path.write_text(text[: text.index('"calls"') + 80])  # cut short inside today's calls
+    requests = emulator.state.stats()["calls"]
+    with pytest.raises(DamagedState) as info:
+        sync(cohort + emails(7000, 10))
+    assert str(info.value).startswith(f"{path}: the file is not valid JSON")
+    assert "python -m airflow_provider_tiktok.audiences.repair --state-uri" in str(info.value)
+    assert emulator.state.stats()["calls"] == requests  # no upload, no audience call, not even a look-up
+    repair(emulator, state_root)
+    # today's calls could not be read back: today counts as fully used, so nothing can exceed TikTok's 24
+    with pytest.raises(DailyCallLimitReached) as full:
+        sync(cohort + emails(7000, 10))
+    assert (full.value.used, full.value.limit) == (24, 24)
+    assert (path_calls(emulator, "file/upload"), path_calls(emulator, "custom_audience/update")) == (2, 1)
+    assert audience_calls(emulator) == {audience_id: {"2026-03-10": 2}}  # (the name look-up is no audience call)
+    emulator.state.advance_clock(9 * 3600)  # 00:30 UTC the next day: one REPLACE of the whole cohort
+    result = sync(cohort + emails(7000, 10))
+    assert (result["actions"], result["audience_calls_used_today"]) == (["REPLACE"], 1)
+    assert members(emulator, audience_id) == hashed(cohort + emails(7000, 10))
+    assert audience_calls(emulator) == {audience_id: {"2026-03-10": 2, "2026-03-11": 1}}
+    assert list(path.parent.glob("ledger.json.damaged-20260310T153000Z")) != []
+
+
+@pytest.mark.integration
+def test_a_ledger_whose_calls_read_whole_keeps_them(sync, emulator: EmulatorServer, state_root: Path) -> None:
+    cohort = emails(0, 1500)
+    audience_id = sync(cohort)["audience_id"]
+    sync(cohort + emails(7000, 5))
+    path = ledger_file(state_root)
+    data = json.loads(path.read_text())
+    data["snapshot"]["count"] = "1505"  # a wrong type: the calls still read whole
+    path.write_text(json.dumps(data))
+    with pytest.raises(DamagedState, match="'snapshot' has an invalid count"):
+        sync(cohort)
+    repair(emulator, state_root)
+    result = sync(cohort)  # the same day: the snapshot is unknown, one REPLACE sets the membership
+    assert (result["actions"], result["audience_calls_used_today"]) == (["REPLACE"], 3)
+    assert members(emulator, audience_id) == hashed(cohort)
+    assert audience_calls(emulator) == {audience_id: {"2026-03-10": 3}}
+
+
+@pytest.mark.integration
+def test_a_damaged_snapshot_sends_nothing_until_repaired(sync, emulator: EmulatorServer, state_root: Path) -> None:
+    cohort = emails(0, 1500)
+    audience_id = sync(cohort)["audience_id"]
+    snapshot = next(state_root.glob("audiences/*/*/snapshots/*.txt"))
+    snapshot.write_text(snapshot.read_text()[:-20])  # cut short
+    uploads = path_calls(emulator, "file/upload")
+    with pytest.raises(DamagedState) as info:
+        sync(cohort + emails(7000, 10))
+    assert str(info.value).startswith(f"{snapshot}: line 1500, the last, has no line end")
+    assert "the next sync sends one REPLACE of the whole cohort" in str(info.value)
+    assert path_calls(emulator, "file/upload") == uploads
+    assert audience_calls(emulator) == {audience_id: {"2026-03-10": 1}}
+    repair(emulator, state_root)
+    result = sync(cohort + emails(7000, 10))
+    assert (result["actions"], result["audience_calls_used_today"]) == (["REPLACE"], 2)
+    assert members(emulator, audience_id) == hashed(cohort + emails(7000, 10))
+    assert sync(cohort + emails(7000, 10))["actions"] == []  # a fresh snapshot: the diff works again
+
+
+@pytest.mark.integration
+def test_a_full_day_holds_calls_for_the_clock_skew_after_midnight(sync, emulator: EmulatorServer) -> None:
+    cohort = emails(0, 1500)
+    sync(cohort, daily_call_limit=2)
+    sync(cohort + emails(8000, 5), daily_call_limit=2)
+    uploads = path_calls(emulator, "file/upload")
+    emulator.state.set_clock(datetime(2026, 3, 11, 0, 0, 10, tzinfo=timezone.utc))  # TikTok may still be on 03-10
+    with pytest.raises(DailyCallLimitReached) as info:
+        sync(cohort + emails(8000, 10), daily_call_limit=2)
+    assert (info.value.day, info.value.resets_at.isoformat()) == ("2026-03-10", "2026-03-11T00:00:30+00:00")
+    assert path_calls(emulator, "file/upload") == uploads
+    emulator.state.advance_clock(20)
+    result = sync(cohort + emails(8000, 10), daily_call_limit=2)
+    assert (result["actions"], result["audience_calls_used_today"], result["audience_calls_left_today"]) == (
+        ["APPEND"],
+        1,
+        1,
+    )
+
+
+@pytest.mark.integration
+def test_the_midnight_guard_follows_the_hook_timeout(
+    make_hook: Callable[[], Any], emulator: EmulatorServer, state_root: Path
+) -> None:
+    """A call may land until the hook's timeout plus a minute after it is sent: with a 300 s timeout one sent
+    at 23:54 counts on the next day too; with the default 60 s, not."""
+    spec = AudienceSyncSpec(advertiser_id=ADVERTISER_A, id_type="email", audience_name=NAME, state_uri=str(state_root))
+    for number, (timeout, also) in enumerate([(60.0, None), (300.0, ["2026-03-11"])]):
+        emulator.state.set_clock(datetime(2026, 3, 10, 23, 54, number, tzinfo=timezone.utc))
+        hook = make_hook()
+        hook.timeout = timeout
+        sync_audience(hook, spec, records(emails(0, 1500 + number)), clock=emulator.state.now)
+        last = json.loads(ledger_file(state_root).read_text())["calls"]["2026-03-10"][-1]
+        assert last.get("also") == also

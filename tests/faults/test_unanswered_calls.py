@@ -34,3 +34,18 @@ def test_unanswered_calls_since_the_accepted_snapshot(tmp_path: Path) -> None:
     with book.locked():  # read back from the file
         assert book.calls_used(NOW) == 4
         assert book.unanswered() == []
+
+
+def test_an_unanswered_call_near_midnight_counts_on_both_days(tmp_path: Path) -> None:
+    """A call that got no answer at 23:59:30 may still land after 00:00 UTC: both days count it, and it stays
+    unanswered (the next sync waits for it, then sets the membership whole) whichever day that sync runs on."""
+    late = datetime(2026, 3, 10, 23, 59, 30, tzinfo=timezone.utc)
+    next_day = datetime(2026, 3, 11, 0, 5, tzinfo=timezone.utc)
+    book = AudienceLedger(tmp_path, "7000000000000000001", "id-1")
+    with book.locked():
+        lost = book.reserve("REPLACE", late)
+        book.settle(lost, FAILED, code=None, answered=False)
+    with book.locked():
+        assert book.calls_used(late) == book.calls_used(next_day) == 1
+        assert book.calls_left(next_day) == 23
+        assert [c["id"] for c in book.unanswered()] == [lost]

@@ -13,7 +13,7 @@ MAX_DEFERRALS = 5
 def execute_deferring(operator: Any, context: Mapping[str, Any], move_clock: Callable[[datetime], None]) -> Any:
     """``operator.execute(context)``; on each deferral move the clock to the trigger's moment (the trigger would
     fire then) and resume with the trigger's event, as the triggerer and the next worker would."""
-    from airflow.sdk.exceptions import TaskDeferred
+    from airflow_provider_tiktok.compat import TaskDeferred
 
     method: Callable[..., Any] = operator.execute
     kwargs: dict[str, Any] = {}

@@ -73,7 +73,9 @@ def test_member_file_is_the_deterministic_fake_list() -> None:
 
 @pytest.mark.unit
 def test_dag_parses_with_the_pool_and_an_hourly_schedule() -> None:
-    from airflow.dag_processing.dagbag import DagBag
+    from tests.helpers.airflow_compat import dag_bag_class
+
+    DagBag = dag_bag_class()
 
     bag = DagBag(dag_folder=str(DAG_FILE))
     assert bag.import_errors == {}
@@ -88,7 +90,9 @@ def test_dag_parses_with_the_pool_and_an_hourly_schedule() -> None:
 
 @pytest.mark.integration
 def test_the_task_syncs_the_file_to_the_emulator(emulator: EmulatorServer, tmp_path: Path) -> None:
-    from airflow.dag_processing.dagbag import DagBag
+    from tests.helpers.airflow_compat import dag_bag_class
+
+    DagBag = dag_bag_class()
 
     task = DagBag(dag_folder=str(DAG_FILE)).dags["tiktok_audience_sync"].get_task("sync_cohort")
     task.state_uri = str(tmp_path)

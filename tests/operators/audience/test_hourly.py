@@ -44,8 +44,7 @@ def write_csv(path: Path, members: list[str]) -> None:
 
 
 def test_48_hourly_syncs_over_two_utc_days(emulator: EmulatorServer, state_root: Path, tmp_path: Path) -> None:
-    from airflow.sdk.exceptions import TaskDeferred
-
+    from airflow_provider_tiktok.compat import TaskDeferred
     from airflow_provider_tiktok.hooks.tiktok import TikTokAdsHook
 
     # TikTok keeps a REPLACE "processing" for 90 minutes: every other hour a sync needs APPEND + REMOVE instead,

@@ -97,7 +97,7 @@ def test_execute_returns_the_summary_logs_one_line_and_pushes_the_link(
 
 @pytest.mark.unit
 def test_extra_link_reads_the_pushed_url(monkeypatch: pytest.MonkeyPatch) -> None:
-    from airflow.sdk.execution_time.xcom import XCom
+    from airflow_provider_tiktok.compat import XCom
 
     asked: list[tuple[Any, str]] = []
 
@@ -127,7 +127,8 @@ def spend_budget(emulator: EmulatorServer, state_root: Path, **kwargs: Any) -> l
 @pytest.mark.integration
 def test_defers_until_the_utc_reset_then_syncs_the_current_cohort(emulator: EmulatorServer, state_root: Path) -> None:
     from airflow.providers.standard.triggers.temporal import DateTimeTrigger
-    from airflow.sdk.exceptions import TaskDeferred
+
+    from airflow_provider_tiktok.compat import TaskDeferred
 
     cohort = spend_budget(emulator, state_root)
     op = operator(emulator, state_root, members=cohort, daily_call_limit=2)
@@ -187,7 +188,7 @@ def test_trigger_is_stepped_through_without_sleeping(monkeypatch: pytest.MonkeyP
 @pytest.mark.integration
 @pytest.mark.parametrize("policy", ["skip", "fail"])
 def test_skip_or_fail_at_the_limit(emulator: EmulatorServer, state_root: Path, policy: str) -> None:
-    from airflow.sdk.exceptions import AirflowFailException, AirflowSkipException
+    from airflow_provider_tiktok.compat import AirflowFailException, AirflowSkipException
 
     cohort = spend_budget(emulator, state_root, on_quota_exhausted=policy)
     op = operator(emulator, state_root, members=cohort, daily_call_limit=2, on_quota_exhausted=policy)
