@@ -4,7 +4,10 @@ Pure functions (no Airflow import). A record uses the canonical flat field names
 renames source columns to them); the result is the nested ``{"event", "event_time", "event_id", "user",
 "properties", "page", "limited_data_use"}`` object of ``event/track/``. A row that cannot be sent raises
 :class:`RowRejected` naming the row and field, never the value; an identifier that cannot be
-normalised (e.g. an unparseable phone) is dropped from its row and counted, the row keeps the others.
+normalised (e.g. an unparseable phone, a local number without its area code, two addresses in one cell)
+is dropped from its row and counted, the row keeps the others. A field sent in clear (the event name, texts,
+ids, URLs) that holds an e-mail address or a phone number rejects its row: it would reach TikTok, the summary
+and the log unhashed.
 """
 
 from __future__ import annotations
@@ -26,14 +29,17 @@ from airflow_provider_tiktok.events.rules import (
     DEVICE_ID_FIELDS,
     DEVICE_ID_SET,
     EVENT_ID_LENGTH,
+    EVENT_NAME,
     HASHED_FIELDS,
     MAX_EVENT_NAME_LENGTH,
     MAX_FUTURE_SECONDS,
     MAX_TEXT_LENGTH,
+    PLAIN_TEXT,
     PROPERTY_FIELD_SET,
     PROPERTY_TEXT_FIELDS,
     SOURCE_FIELDS,
     STANDARD_EVENTS,
+    URL_TEXT,
     USER_TEXT_FIELDS,
     BuildTally,
     EventRules,
@@ -51,15 +57,19 @@ from airflow_provider_tiktok.events.values import (
 )
 from airflow_provider_tiktok.utils.hashing import (
     InvalidIdentifier,
+    PersonalData,
     hash_email,
     hash_external_id,
     hash_maid,
     hash_phone,
     is_sha256_hex,
     normalise_maid,
+    personal_data_in,
 )
 
 _ZERO = Decimal(0)
+#: Fields holding URLs: personal data in them is looked for %-decoded too (``?email=pat%40example.com``).
+_URL_FIELDS = frozenset({"page_url", "referrer_url"})
 #: How deep a rejects-file copy of a record follows nested lists and objects.
 _REDACT_DEPTH = 4
 
@@ -76,6 +86,8 @@ def build_event(record: Mapping[str, Any], row: int, rules: EventRules, tally: B
     if len(name) > MAX_EVENT_NAME_LENGTH:
         raise RowRejected(f"is longer than {MAX_EVENT_NAME_LENGTH} characters", row=row, field="event")
     if name not in STANDARD_EVENTS:
+        if name not in tally.clean_texts[EVENT_NAME]:
+            _clear_text(name, "event", row, rules, tally, EVENT_NAME)
         tally.nonstandard_event_names[name] += 1
     moment = parse_event_time(given.get("event_time"), row)
     if moment < rules.oldest:
@@ -85,32 +97,47 @@ def build_event(record: Mapping[str, Any], row: int, rules: EventRules, tally: B
     event: dict[str, Any] = {"event": name, "event_time": moment, "event_id": None, "user": None}
     event["user"] = _user(given, row, rules, tally)
     if not given.keys().isdisjoint(PROPERTY_FIELD_SET):
-        properties = _properties(given, row, rules)
+        properties = _properties(given, row, rules, tally)
         if properties:
             event["properties"] = properties
-    page = _page(given, row, rules)
+    page = _page(given, row, rules, tally)
     if page:
         event["page"] = page
     _source_objects(event, given, row, rules, tally)
     event["limited_data_use"] = (
         as_flag(given["limited_data_use"], row) if "limited_data_use" in given else rules.limited_data_use
     )
-    event_id = as_text(given["event_id"], "event_id", row) if "event_id" in given else None
+    event_id = _clear(given["event_id"], "event_id", row, rules, tally) if "event_id" in given else None
     event["event_id"] = event_id or derive_event_id(event)
     return event
 
 
 def derive_event_id(event: Mapping[str, Any]) -> str:
-    """36 hex characters from the hashed identity, event name, time and order id: reruns give the same id."""
-    user = event.get("user") or {}
-    get = user.get
-    order_id = (event.get("properties") or {}).get("order_id") or ""
-    key = (
-        f"{event['event']}\x1f{event['event_time']}\x1f{get('email') or ''}\x1f{get('phone') or ''}\x1f"
-        f"{get('external_id') or ''}\x1f{get('idfa') or ''}\x1f{get('idfv') or ''}\x1f{get('gaid') or ''}\x1f"
-        f"{get('ttclid') or ''}\x1f{get('ttp') or ''}\x1f{order_id}"
-    )
-    return hashlib.sha256(key.encode("utf-8")).hexdigest()[:EVENT_ID_LENGTH]
+    """36 hex characters of the SHA-256 of the whole event as sent, ``event_id`` left out: every field (the
+    hashed identity, device ids, event name, time, value, currency, contents, order/shop/query/description,
+    page, app, lead, limited_data_use) counts, so a rerun of a row keeps its id and any other event gets
+    another one (two purchases of one shopper in one second differ in what they bought or paid).
+
+    The serialisation is canonical: keys sorted, no spaces, text as UTF-8 (not ``\\u`` escapes). Amounts are
+    plain JSON numbers by now (``json_number``: ``19.990`` and ``19.99`` give ``19.99``, ``20.0`` gives
+    ``20``); a Decimal, should one reach here, is written the same way.
+    """
+    canonical = _CANONICAL.encode({key: value for key, value in event.items() if key != "event_id"})
+    return hashlib.sha256(canonical.encode("utf-8")).hexdigest()[:EVENT_ID_LENGTH]
+
+
+def _canonical_number(value: Any) -> Any:
+    """The JSON form of a value ``json`` does not know: a Decimal as ``json_number`` sends it."""
+    if isinstance(value, Decimal):
+        return json_number(value)
+    raise TypeError(f"{type(value).__name__} is not JSON serialisable")
+
+
+#: The encoder of ``derive_event_id``, built once (``json.dumps`` with options builds one a call); a built event
+#: cannot hold itself, so the check for circular references is left out (it costs a tenth of the time).
+_CANONICAL = json.JSONEncoder(
+    sort_keys=True, separators=(",", ":"), ensure_ascii=False, check_circular=False, default=_canonical_number
+)
 
 
 def _user(given: Mapping[str, Any], row: int, rules: EventRules, tally: BuildTally) -> dict[str, Any]:
@@ -133,7 +160,7 @@ def _user(given: Mapping[str, Any], row: int, rules: EventRules, tally: BuildTal
             tally.dropped_fields["ip"] += 1
     for name in USER_TEXT_FIELDS:
         if name in given:
-            text = as_text(given[name], name, row)
+            text = _clear(given[name], name, row, rules, tally)
             if text:
                 user[name] = text
     if rules.event_source == "web" and "email" not in user and "phone" not in user and "external_id" not in user:
@@ -173,33 +200,37 @@ def _source_objects(
         if source != rules.event_source:
             tally.dropped_fields.update(name for name in names if name in given)
     if rules.event_source == "app":
-        event["app"] = _app(given, row, rules)
+        event["app"] = _app(given, row, rules, tally)
         if "att_status" in given:
             event["user"]["att_status"] = _att_status(given["att_status"], row)
     elif rules.event_source == "crm":
-        event["lead"] = _lead(given, row)
+        event["lead"] = _lead(given, row, rules, tally)
 
 
-def _app(given: Mapping[str, Any], row: int, rules: EventRules) -> dict[str, str]:
+def _app(given: Mapping[str, Any], row: int, rules: EventRules, tally: BuildTally) -> dict[str, str]:
     """The app an app event comes from: its store id (required), name and version."""
-    app_id = as_text(given["app_id"], "app_id", row) if "app_id" in given else rules.default_app_id
+    app_id = _clear(given["app_id"], "app_id", row, rules, tally) if "app_id" in given else rules.default_app_id
     if not app_id:
         raise RowRejected("is required for app events: add an app_id column or set app_id", row=row, field="app_id")
     app = {"app_id": app_id}
     for name in ("app_name", "app_version"):
-        text = as_text(given[name], name, row) if name in given else None
+        text = _clear(given[name], name, row, rules, tally) if name in given else None
         if text:
             app[name] = text
     return app
 
 
-def _lead(given: Mapping[str, Any], row: int) -> dict[str, str]:
+def _lead(given: Mapping[str, Any], row: int, rules: EventRules, tally: BuildTally) -> dict[str, str]:
     """The CRM lead a CRM event is about: its id (required) and the CRM it comes from."""
-    lead_id = as_text(given["lead_id"], "lead_id", row) if "lead_id" in given else None
+    lead_id = _clear(given["lead_id"], "lead_id", row, rules, tally) if "lead_id" in given else None
     if not lead_id:
         raise RowRejected("is required for CRM events", row=row, field="lead_id")
     lead = {"lead_id": lead_id}
-    source = as_text(given["lead_event_source"], "lead_event_source", row) if "lead_event_source" in given else None
+    source = (
+        _clear(given["lead_event_source"], "lead_event_source", row, rules, tally)
+        if "lead_event_source" in given
+        else None
+    )
     if source:
         lead["lead_event_source"] = source
     return lead
@@ -220,6 +251,33 @@ def _no_identity(need: str, row: int, unusable: InvalidIdentifier | None) -> Non
     raise RowRejected(f"{unusable.reason}, and {need}", row=row, field=unusable.field)
 
 
+def _clear(value: Any, name: str, row: int, rules: EventRules, tally: BuildTally, kind: int = PLAIN_TEXT) -> str | None:
+    """``as_text`` of a field TikTok receives in clear, refused when it holds an e-mail address or a phone."""
+    text = as_text(value, name, row)
+    if text and text not in tally.clean_texts[kind]:
+        _clear_text(text, name, row, rules, tally, kind)
+    return text
+
+
+def _clear_text(text: str, name: str, row: int, rules: EventRules, tally: BuildTally, kind: int) -> None:
+    """Reject the row when clear ``text`` holds an e-mail address or a phone number (a column mapped to the
+    wrong field, or personal data typed into a free-text field): it would reach TikTok, the summary and the
+    log unhashed. The reason names what was found, never the value."""
+    found = tally.personal_data(text, kind, rules.default_phone_region)
+    if found is not None:
+        raise RowRejected(personal_data_reason(found, url=kind == URL_TEXT), row=row, field=name)
+
+
+def personal_data_reason(found: PersonalData, *, url: bool = False) -> str:
+    """Why a clear-text field holding personal data is refused, and what to do (the value is not repeated)."""
+    what = "an e-mail address" if found.kind == "email" else "a phone number"
+    if url:
+        return f"holds {what}: personal data must not be sent in clear; remove it from the URL"
+    if found.whole:
+        return f"looks like {what}: personal data must not be sent in clear; map the column to {found.kind}"
+    return f"holds {what}: personal data must not be sent in clear; remove it from the text"
+
+
 def hash_identifier(name: str, value: Any, phone_region: str) -> str:
     """SHA-256 of a normalised email, phone (E.164, national numbers read in ``phone_region``) or external_id."""
     if name == "email":
@@ -238,9 +296,9 @@ def _device_id(value: Any, name: str) -> str:
     return normalised if name == "gaid" else normalised.upper()
 
 
-def _properties(given: Mapping[str, Any], row: int, rules: EventRules) -> dict[str, Any]:
+def _properties(given: Mapping[str, Any], row: int, rules: EventRules, tally: BuildTally) -> dict[str, Any]:
     """currency, value, content_type, contents, num_items and the order/shop/search/description texts."""
-    contents = _contents(given, row)
+    contents = _contents(given, row, rules, tally)
     properties = _amount(given, contents, row, rules)
     content_type = as_text(given["content_type"], "content_type", row) if "content_type" in given else None
     if content_type and content_type not in CONTENT_TYPES:
@@ -256,7 +314,7 @@ def _properties(given: Mapping[str, Any], row: int, rules: EventRules) -> dict[s
         properties["num_items"] = as_count(given["num_items"], "num_items", row)
     for name in PROPERTY_TEXT_FIELDS:
         if name in given:
-            text = as_text(given[name], name, row)
+            text = _clear(given[name], name, row, rules, tally)
             if text:
                 properties[name] = text
     return properties
@@ -282,7 +340,7 @@ def _amount(given: Mapping[str, Any], contents: list[dict[str, Any]], row: int, 
     return amount
 
 
-def _contents(given: Mapping[str, Any], row: int) -> list[dict[str, Any]]:
+def _contents(given: Mapping[str, Any], row: int, rules: EventRules, tally: BuildTally) -> list[dict[str, Any]]:
     """``contents`` (a list, or its JSON text from a CSV cell), or one entry built from the row's content_*
     fields; prices stay Decimal here so that ``value`` sums exactly."""
     raw = given.get("contents")
@@ -291,7 +349,7 @@ def _contents(given: Mapping[str, Any], row: int) -> list[dict[str, Any]]:
     else:
         single = {name: given[name] for name in CONTENT_FIELDS if name in given}
     if raw is None or raw == []:
-        return [_content(single, row, "")] if single else []
+        return [_content(single, row, "", rules, tally)] if single else []
     if single:
         raise RowRejected("give either contents or content_* fields, not both", row=row, field="contents")
     if isinstance(raw, str):
@@ -301,10 +359,10 @@ def _contents(given: Mapping[str, Any], row: int) -> list[dict[str, Any]]:
             raise RowRejected("is not a JSON list", row=row, field="contents") from None
     if not isinstance(raw, list) or not all(isinstance(item, Mapping) for item in raw):
         raise RowRejected("must be a list of objects", row=row, field="contents")
-    return [_content(item, row, f"contents.{n}.") for n, item in enumerate(raw) if item]
+    return [_content(item, row, f"contents.{n}.", rules, tally) for n, item in enumerate(raw) if item]
 
 
-def _content(item: Mapping[str, Any], row: int, prefix: str) -> dict[str, Any]:
+def _content(item: Mapping[str, Any], row: int, prefix: str, rules: EventRules, tally: BuildTally) -> dict[str, Any]:
     """One contents entry in TikTok's field order: price as Decimal, quantity as int, the rest as text."""
     if not item.keys() <= CONTENT_FIELD_SET:
         unknown = sorted(item.keys() - CONTENT_FIELD_SET)[0]
@@ -319,22 +377,24 @@ def _content(item: Mapping[str, Any], row: int, prefix: str) -> dict[str, Any]:
         elif name == "quantity":
             value = as_count(value, prefix + name, row)
         else:
-            value = as_text(value, prefix + name, row)
+            value = _clear(value, prefix + name, row, rules, tally)
         if value is not None:
             content[name] = value
     return content
 
 
-def _page(given: Mapping[str, Any], row: int, rules: EventRules) -> dict[str, str]:
+def _page(given: Mapping[str, Any], row: int, rules: EventRules, tally: BuildTally) -> dict[str, str]:
     page: dict[str, str] = {}
-    url = as_text(given["page_url"], "page_url", row) if "page_url" in given else None
+    url = _clear(given["page_url"], "page_url", row, rules, tally, URL_TEXT) if "page_url" in given else None
     if url:
         if not url[:8].lower().startswith(("https://", "http://")):
             raise RowRejected("must be an http(s) URL", row=row, field="page_url")
         page["url"] = url
     elif rules.event_source == "web":
         raise RowRejected("is required for web events", row=row, field="page_url")
-    referrer = as_text(given["referrer_url"], "referrer_url", row) if "referrer_url" in given else None
+    referrer = (
+        _clear(given["referrer_url"], "referrer_url", row, rules, tally, URL_TEXT) if "referrer_url" in given else None
+    )
     if referrer:
         page["referrer"] = referrer
     return page
@@ -342,8 +402,9 @@ def _page(given: Mapping[str, Any], row: int, rules: EventRules) -> dict[str, st
 
 def redacted(record: Mapping[str, Any], rules: EventRules) -> dict[str, Any]:
     """The record as it may be written to a rejects file: email, phone, external_id and device ids hashed (or
-    left out when they cannot be normalised), texts longer than MAX_TEXT_LENGTH replaced by their length,
-    other values as the user gave them (strict JSON: NaN and infinities as text)."""
+    left out when they cannot be normalised), texts longer than MAX_TEXT_LENGTH replaced by their length, other
+    texts holding an e-mail address or a phone number (a mis-mapped column) replaced by a note of what they
+    held, other values as the user gave them (strict JSON: NaN and infinities as text)."""
     safe: dict[str, Any] = {}
     for key, value in record.items():
         if value not in (None, "") and (key in HASHED_FIELDS or key in DEVICE_ID_SET):
@@ -355,22 +416,35 @@ def redacted(record: Mapping[str, Any], rules: EventRules) -> dict[str, Any]:
                 )
             except InvalidIdentifier:
                 continue
-        safe[str(key)[:MAX_TEXT_LENGTH]] = _kept(value, _REDACT_DEPTH)
+            safe[str(key)[:MAX_TEXT_LENGTH]] = value
+            continue
+        safe[str(key)[:MAX_TEXT_LENGTH]] = _kept(value, _REDACT_DEPTH, rules.default_phone_region, str(key))
     return safe
 
 
-def _kept(value: Any, depth: int) -> Any:
-    """A JSON-safe copy of a rejected value: long texts and deep nesting replaced by a note of what they were."""
+def _kept(value: Any, depth: int, region: str, key: str = "") -> Any:
+    """A JSON-safe copy of a rejected value: long texts, personal data and deep nesting replaced by a note of
+    what they were (``key``: the top-level field, for the checks that depend on it)."""
     if isinstance(value, str):
-        return value if len(value) <= MAX_TEXT_LENGTH else f"<{len(value)} characters, not kept>"
+        if len(value) > MAX_TEXT_LENGTH:
+            return f"<{len(value)} characters, not kept>"
+        found = personal_data_in(value, region, bare_number=key == "event", url=key in _URL_FIELDS)
+        if found is not None:
+            return f"<{'an e-mail address' if found.kind == 'email' else 'a phone number'}, not kept>"
+        return value
     if value is None or isinstance(value, bool | int):
-        return value if not isinstance(value, int) or value.bit_length() <= 256 else "<a very large number>"
+        if isinstance(value, int) and not isinstance(value, bool):
+            if value.bit_length() > 256:
+                return "<a very large number>"
+            if key == "event" and personal_data_in(str(value), region, bare_number=True):
+                return "<a phone number, not kept>"
+        return value
     if isinstance(value, float):
         return value if math.isfinite(value) else str(value)
     if isinstance(value, list | dict):
         if depth <= 0:
             return "<nested value, not kept>"
         if isinstance(value, list):
-            return [_kept(item, depth - 1) for item in value[:1000]]
-        return {str(k)[:MAX_TEXT_LENGTH]: _kept(v, depth - 1) for k, v in list(value.items())[:1000]}
-    return _kept(str(value), depth)
+            return [_kept(item, depth - 1, region) for item in value[:1000]]
+        return {str(k)[:MAX_TEXT_LENGTH]: _kept(v, depth - 1, region) for k, v in list(value.items())[:1000]}
+    return _kept(str(value), depth, region, key)

@@ -90,7 +90,7 @@ class RejectsLog:
         earlier: dict[int, list[str]] = {}
         try:
             with self._path.open("r", encoding="utf-8") as handle:
-                for line in handle:
+                for line in iter(handle.readline, ""):  # Airflow 3.0's object-store files are not iterable
                     try:
                         entry = json.loads(line)
                     except ValueError:

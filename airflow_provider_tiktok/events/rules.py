@@ -12,7 +12,7 @@ from typing import Any
 import pycountry
 
 from airflow_provider_tiktok.exceptions import TikTokConfigError, TikTokInputError
-from airflow_provider_tiktok.utils.hashing import hash_phone, phone_region
+from airflow_provider_tiktok.utils.hashing import PersonalData, hash_phone, personal_data_in, phone_region
 from airflow_provider_tiktok.utils.readers import is_column_name
 
 EVENT_SOURCES = ("web", "app", "offline", "crm")
@@ -87,6 +87,13 @@ MAX_EVENT_AGE_DAYS = 28
 MAX_FUTURE_SECONDS = 300
 EVENT_ID_LENGTH = 36
 PHONE_CACHE_SIZE = 50_000
+#: Clear texts (event names, user agents, pages repeat across events) found free of personal data are
+#: remembered, up to this many of each kind and this long.
+CLEAR_TEXT_CACHE_SIZE = 50_000
+CLEAR_TEXT_CACHED_LENGTH = 512
+#: Kinds of clear text, checked for personal data a little differently: a plain text, the event name (a bare
+#: number is a phone there), a URL (an e-mail may be %-encoded there).
+PLAIN_TEXT, EVENT_NAME, URL_TEXT = 0, 1, 2
 #: Our bounds, not TikTok's documented limits: a longer event name or text is data in the wrong column, and
 #: one such field must not grow a request by megabytes (or be copied into a rejects file).
 MAX_EVENT_NAME_LENGTH = 255
@@ -151,11 +158,14 @@ class EventRules:
 class BuildTally:
     """What building events noticed without rejecting rows (dropped identifiers, custom event names), and the
     upload's phone hashes by raw value: parsing a phone costs more than the rest of an event, and a customer
-    sends several events (bounded; dropped with the upload)."""
+    sends several events (bounded; dropped with the upload). Likewise the personal-data checks of clear texts
+    (event names, user agents and pages repeat)."""
 
     dropped_fields: Counter[str] = field(default_factory=Counter)
     nonstandard_event_names: Counter[str] = field(default_factory=Counter)
     phone_hashes: dict[Any, str] = field(default_factory=dict, repr=False)
+    #: Clear texts found to hold no personal data, by kind (PLAIN_TEXT, EVENT_NAME, URL_TEXT): tested first.
+    clean_texts: tuple[set[str], set[str], set[str]] = field(default_factory=lambda: (set(), set(), set()), repr=False)
 
     def hash_phone(self, value: Any, region: str) -> str:
         """``hash_phone`` through the bounded cache."""
@@ -166,6 +176,17 @@ class BuildTally:
                 self.phone_hashes.clear()
             self.phone_hashes[value] = digest
         return digest
+
+    def personal_data(self, text: str, kind: int, region: str) -> PersonalData | None:
+        """``personal_data_in`` for a clear text of ``kind``; a text found clean is remembered (bounded) in
+        ``clean_texts[kind]``, which callers test before calling this."""
+        found = personal_data_in(text, region, bare_number=kind == EVENT_NAME, url=kind == URL_TEXT)
+        if found is None and len(text) <= CLEAR_TEXT_CACHED_LENGTH:
+            clean = self.clean_texts[kind]
+            if len(clean) >= CLEAR_TEXT_CACHE_SIZE:
+                clean.clear()
+            clean.add(text)
+        return found
 
 
 def check_fields(record: Mapping[str, Any], row: int) -> None:

@@ -2,12 +2,19 @@
 
 Every reader yields ``(row_number, record)`` one at a time, so memory stays flat whatever the input
 size; row numbers are 1-based data rows, used in error messages instead of values.
+
+Files are read as tools write them: UTF-8 with or without a byte-order mark, UTF-16 or UTF-32 when their
+byte-order mark says so, LF or CRLF line ends (inside quoted CSV cells too), PowerShell's ``#TYPE`` line and
+Excel's ``sep=,`` line before a CSV header. A file that is not such text fails naming the cause (the line of
+a byte that is not UTF-8, NUL bytes, a workbook or archive, a byte-order mark further down, a bad header).
 """
 
 from __future__ import annotations
 
+import codecs
 import csv
 import gzip
+import itertools
 import json
 import os
 import re
@@ -25,6 +32,31 @@ _OTHER_DELIMITERS = {";": "semicolon", "\t": "tab", "|": "pipe"}
 #: A source column name as people write them; anything else (an e-mail, a date) suggests a CSV whose header row
 #: is missing, so its values stand where names should: such a "name" is never logged or put in an error.
 _COLUMN_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_ .-]{0,63}")
+_UTF8_BOM = codecs.BOM_UTF8
+#: Byte-order marks of the wide Unicode encodings (PowerShell 5's ``Out-File`` and ``Export-Csv -Encoding Unicode``,
+#: Excel's "Unicode text") and the codec of the order each gives: such a file is read in that encoding. UTF-32 first:
+#: its little-endian mark starts with UTF-16's.
+_WIDE_BOMS = (
+    (codecs.BOM_UTF32_LE, "utf-32-le"),
+    (codecs.BOM_UTF32_BE, "utf-32-be"),
+    (codecs.BOM_UTF16_LE, "utf-16-le"),
+    (codecs.BOM_UTF16_BE, "utf-16-be"),
+)
+#: The first bytes of files that are not text at all, and what to say about them.
+_BINARY_STARTS = (
+    (b"PK\x03\x04", "is a ZIP archive (an Excel .xlsx workbook?), not text: save the sheet as CSV UTF-8"),
+    (b"\xd0\xcf\x11\xe0", "is an Excel .xls workbook, not text: save the sheet as CSV UTF-8"),
+    (b"\x1f\x8b", "is gzip-compressed: name it .gz (e.g. events.csv.gz), and compress it only once"),
+    (b"\xfd7zXZ\x00", "is xz-compressed: decompress it, or compress it with gzip and name it .gz"),
+    (b"\x28\xb5\x2f\xfd", "is zstd-compressed: decompress it, or compress it with gzip and name it .gz"),
+    (b"%PDF-", "is a PDF document, not CSV or JSON Lines"),
+)
+#: What a file with old Mac line ends (a carriage return alone) needs.
+_BARE_CR = "a bare carriage return (old Mac style): save the file with \\n or \\r\\n line ends"
+#: The first line of Windows PowerShell's ``Export-Csv`` output unless ``-NoTypeInformation`` is given.
+_POWERSHELL_TYPE_LINE = "#TYPE "
+#: Excel's separator hint, a first line ``sep=,`` (csv reads it as the cells ``sep=`` and empty).
+_SEPARATOR_HINT = re.compile(r"sep=(.?)", re.IGNORECASE)
 
 
 def is_column_name(name: object) -> bool:
@@ -128,25 +160,104 @@ class _ClosingGzipFile(gzip.GzipFile):
 
 
 def _decoded_lines(binary: BinaryIO) -> Iterator[str]:
-    """Decode line by line, so a bad byte is reported at its own line (decoding in blocks would not); a
-    corrupt or truncated gzip stream is reported after the last line it gave."""
+    """The file's text, line by line (each with its line end; ``\\r\\n`` kept for csv): UTF-8, its byte-order
+    mark dropped, or UTF-16/UTF-32 when the file starts with their byte-order mark. What is not text fails
+    naming the cause: a byte that is not UTF-8 (at its own line: decoding in blocks would not say where), NUL
+    bytes (binary, or UTF-16 without a byte-order mark), a workbook or archive, a byte-order mark further down
+    (files joined together). A corrupt or truncated gzip stream is reported after the last line it gave."""
+    lines = iter(binary.readline, b"")  # not iter(binary): Airflow 3.0 wraps object-store files in a non-iterable
     line_number = 0
-    lines = iter(binary)
-    while True:
-        try:
-            raw = next(lines, None)
-        except (gzip.BadGzipFile, EOFError, zlib.error) as exc:  # messages quote the file's first bytes: not kept
-            problem = "is truncated" if isinstance(exc, EOFError) else "is not valid gzip data"
-            raise TikTokInputError(f"the gzip file {problem} (after line {line_number}): compress it again") from None
-        if raw is None:
+    try:
+        first = next(lines, None)
+        if first is None:
             return
-        line_number += 1
-        try:
-            yield raw.decode("utf-8")
-        except UnicodeDecodeError:
-            raise TikTokInputError(
-                f"line {line_number} is not UTF-8 text: save the file as UTF-8 (e.g. convert it from latin-1)"
-            ) from None
+        for bom, encoding in _WIDE_BOMS:
+            if first.startswith(bom):
+                yield from _wide_lines(first[len(bom) :], lines, encoding)
+                return
+        for start, problem in _BINARY_STARTS:
+            if first.startswith(start):
+                raise TikTokInputError(f"the file {problem}")
+        while first.startswith(_UTF8_BOM):  # a mark written twice (a tool adding one to a file that had one) too
+            first = first[len(_UTF8_BOM) :]
+        for raw in itertools.chain((first,), lines):
+            line_number += 1
+            if b"\x00" in raw:
+                raise TikTokInputError(_nul_problem(line_number))
+            if raw.startswith(_UTF8_BOM) and line_number > 1:
+                raise TikTokInputError(_joined_problem(line_number))
+            try:
+                yield raw.decode("utf-8")
+            except UnicodeDecodeError:
+                raise TikTokInputError(
+                    f"line {line_number} is not UTF-8 text: save the file as UTF-8 (e.g. convert it from latin-1)"
+                ) from None
+    except _GZIP_ERRORS as exc:
+        raise _gzip_problem(exc, line_number) from None
+
+
+#: What reading a corrupt (BadGzipFile, zlib.error) or truncated (EOFError) gzip stream raises.
+_GZIP_ERRORS = (gzip.BadGzipFile, EOFError, zlib.error)
+
+
+def _gzip_problem(exc: BaseException, line_number: int) -> TikTokInputError:
+    """The error for a gzip stream that broke after ``line_number`` lines (gzip's messages quote the file's first
+    bytes: not kept)."""
+    problem = "is truncated" if isinstance(exc, EOFError) else "is not valid gzip data"
+    return TikTokInputError(f"the gzip file {problem} (after line {line_number}): compress it again")
+
+
+def _wide_lines(first: bytes, rest: Iterator[bytes], encoding: str) -> Iterator[str]:
+    """Lines of a UTF-16 or UTF-32 file (``first`` without its byte-order mark), split after each ``\\n`` like
+    the UTF-8 lines; the raw chunks are pieces of the file that need not end at a character."""
+    decoder = codecs.getincrementaldecoder(encoding)()
+    pending = ""
+    line_number = 0
+    try:
+        for chunk in itertools.chain((first,), rest):
+            *lines, pending = (pending + decoder.decode(chunk)).split("\n")
+            for line in lines:
+                line_number += 1
+                yield _checked_wide_line(line + "\n", line_number)
+        pending += decoder.decode(b"", final=True)
+    except _GZIP_ERRORS as exc:
+        raise _gzip_problem(exc, line_number) from None
+    except UnicodeDecodeError as exc:  # at the line of the bad bytes: the lines decoded before them are counted
+        before = exc.object[: exc.start].decode(encoding, errors="ignore") if isinstance(exc.object, bytes) else ""
+        line_number += before.count("\n") + 1
+        name = encoding[:6].upper()
+        raise TikTokInputError(
+            f"line {line_number} is not valid {name} text (the file starts with a {name} byte-order mark): save it "
+            "as UTF-8"
+        ) from None
+    if pending:
+        yield _checked_wide_line(pending, line_number + 1)
+
+
+def _checked_wide_line(line: str, line_number: int) -> str:
+    """A decoded UTF-16/32 line, unless it holds NUL characters or starts with a second byte-order mark."""
+    if "\x00" in line:
+        raise TikTokInputError(_nul_problem(line_number))
+    if line_number > 1 and line.startswith("\ufeff"):
+        raise TikTokInputError(_joined_problem(line_number))
+    return line
+
+
+def _nul_problem(line_number: int) -> str:
+    """Why a line holding NUL bytes cannot be read (no text file holds them)."""
+    return (
+        f"line {line_number} contains NUL bytes: the file is binary, or UTF-16 text without a byte-order mark: "
+        "save it as UTF-8 text"
+    )
+
+
+def _joined_problem(line_number: int) -> str:
+    """Why a byte-order mark below the first line cannot be read (it marks the start of another file)."""
+    return (
+        f"line {line_number} starts with a byte-order mark, which belongs only at the start of a file: the file "
+        "looks like several files joined together; join them again without their byte-order marks (and, for "
+        "CSV, without their repeated header rows)"
+    )
 
 
 def _iter_file(location: str) -> Iterator[tuple[int, Record]]:
@@ -161,37 +272,81 @@ def _iter_file(location: str) -> Iterator[tuple[int, Record]]:
 
 def _iter_csv(location: str) -> Iterator[tuple[int, Record]]:
     """Comma-separated rows under a header row (blank lines skipped); quotes must balance (``strict``), so an
-    unclosed quote fails at its row instead of swallowing the rows after it."""
+    unclosed quote fails at its row instead of swallowing the rows after it. Spreadsheet habits are understood:
+    Excel's ``sep=,`` first line, and empty unnamed columns at the end (a sheet's used range)."""
     with _open_binary(location) as binary:
         reader = csv.reader(_decoded_lines(binary), strict=True)
         number = 0
         try:
-            header = next((cells for cells in reader if cells), None)
+            header = _header(reader)
             if header is None:
                 return
-            header = [column.strip().lstrip("\ufeff").strip() for column in header]
+            width = len(header)
+            while header and header[-1] == "":
+                header.pop()
             _check_header(header)
+            named = len(header)
             for number, cells in enumerate(reader, start=1):
                 if not cells:
                     continue
-                if len(cells) != len(header):
-                    raise TikTokInputError(f"has {len(cells)} fields, the header has {len(header)}", row=number)
+                if len(cells) != width:
+                    raise TikTokInputError(f"has {len(cells)} fields, the header has {width}", row=number)
+                if named != width:
+                    cells = _named_cells(cells, named, number)
                 # CSV cannot say null: an empty cell is an absent value.
                 yield number, {key: (value if value != "" else None) for key, value in zip(header, cells, strict=True)}
         except csv.Error as exc:
             raise TikTokInputError(f"is not valid CSV: {_csv_problem(exc)}", row=number + 1) from None
 
 
+def _header(reader: Iterator[list[str]]) -> list[str] | None:
+    """The first non-blank row, its names trimmed (None for a file without one). The lines tools put before a
+    header are skipped: Windows PowerShell's ``#TYPE <class>`` line (``Export-Csv`` without
+    ``-NoTypeInformation``), then Excel's ``sep=,`` line; ``sep=`` naming another separator is refused."""
+    header = next((cells for cells in reader if cells), None)
+    if header is not None and header[0].startswith(_POWERSHELL_TYPE_LINE):  # a generic type may hold commas
+        header = next((cells for cells in reader if cells), None)
+    hint = _SEPARATOR_HINT.fullmatch(header[0].strip(" ")) if header and len(header) <= 2 else None
+    if header is not None and hint is not None:
+        separator = "," if len(header) == 2 and not hint.group(1) and not header[1] else hint.group(1)
+        if separator != ",":
+            name = _OTHER_DELIMITERS.get(separator, repr(separator))
+            raise TikTokInputError(
+                f"the file starts with Excel's separator line 'sep=': it is {name}-separated, but CSV input must be "
+                "comma-separated (export it with commas, or as JSON Lines)",
+                row=0,
+            )
+        header = next((cells for cells in reader if cells), None)
+    if header is None:
+        return None
+    return [column.replace("\ufeff", "").strip() for column in header]
+
+
+def _named_cells(cells: list[str], named: int, row: int) -> list[str]:
+    """The cells under named columns; the unnamed columns at the end must be empty."""
+    for offset, value in enumerate(cells[named:]):
+        if value.strip():
+            raise TikTokInputError(
+                f"has a value in column {named + offset + 1}, which has no name in the header row: name the column "
+                "in the header, or remove it",
+                row=row,
+            )
+    return cells[:named]
+
+
 def _csv_problem(exc: csv.Error) -> str:
     """csv's message in the user's terms (its messages describe the syntax, never a cell's text)."""
     text = str(exc)
     if text.startswith("new-line character seen in unquoted field"):
-        return "a line ends in a bare carriage return (old Mac style): save the file with \\n or \\r\\n line ends"
+        return f"a line ends in {_BARE_CR}"
     return text.replace("field larger than field limit", "has a field longer than csv's limit")
 
 
 def _check_header(header: list[str]) -> None:
-    """Refuse a header with empty or repeated names, or one column that is really a ;/tab/| separated header."""
+    """Refuse a header with empty or repeated names, or one column that is really a ;/tab/| separated header;
+    the error says which column (a name is quoted only when it looks like one: the row may hold values)."""
+    if not header:
+        raise TikTokInputError("the CSV header row has no column names (only commas)", row=0)
     if len(header) == 1:
         for delimiter, name in _OTHER_DELIMITERS.items():
             if delimiter in header[0]:
@@ -200,8 +355,21 @@ def _check_header(header: list[str]) -> None:
                     "must be comma-separated (export it with commas, or as JSON Lines)",
                     row=0,
                 )
-    if len(set(header)) != len(header) or "" in header:
-        raise TikTokInputError("the CSV header has empty or repeated column names", row=0)
+    if "" in header:
+        raise TikTokInputError(
+            f"the CSV header has empty or repeated column names: column {header.index('') + 1} has no name", row=0
+        )
+    if len(set(header)) != len(header):
+        seen: dict[str, int] = {}
+        for position, name in enumerate(header, start=1):
+            if name in seen:
+                what = f"{name!r} names" if is_column_name(name) else "the same name is given to"
+                raise TikTokInputError(
+                    f"the CSV header has empty or repeated column names: {what} columns {seen[name]} and {position} "
+                    "(rename one, or drop it before the upload)",
+                    row=0,
+                )
+            seen[name] = position
 
 
 def _iter_json_lines(location: str) -> Iterator[tuple[int, Record]]:
@@ -218,6 +386,8 @@ def _iter_json_lines(location: str) -> Iterator[tuple[int, Record]]:
                 reason = "is nested too deeply" if nested else "is not valid JSON"
                 if number == 1 and not nested and line.lstrip().startswith("["):
                     reason += ": the file looks like one JSON array; write one JSON object a line (JSON Lines)"
+                elif not nested and "\r" in line.rstrip():
+                    reason += f": its lines end in {_BARE_CR}"
                 raise TikTokInputError(reason, row=number) from None
             if not isinstance(record, dict):
                 kind = "an array" if isinstance(record, list) else "a bare value"
@@ -236,12 +406,15 @@ def _iter_sql(sql: str, conn_id: str, chunk_size: int) -> Iterator[tuple[int, Re
     try:
         cursor = _streaming_cursor(conn)
         cursor.execute(sql)
+        rows = cursor.fetchmany(chunk_size)
+        # A server-side cursor describes its columns only once it has fetched (psycopg2, used on Airflow 3.0).
         columns = [column[0] for column in cursor.description or []]
         number = 0
-        while rows := cursor.fetchmany(chunk_size):
+        while rows:
             for row in rows:
                 number += 1
                 yield number, dict(zip(columns, row, strict=True))
+            rows = cursor.fetchmany(chunk_size)
         cursor.close()
     finally:
         conn.close()

@@ -56,6 +56,7 @@ def run_case(
     caplog: pytest.LogCaptureFixture,
     sql_conn: Callable[[str], str],
     home: Path,
+    request: pytest.FixtureRequest,
 ) -> Callable[[dict[str, Any], str], Outcome]:
     """Feed one case to its operator (logs captured at DEBUG) and return what happened."""
     caplog.set_level(logging.DEBUG)
@@ -63,6 +64,8 @@ def run_case(
     def run(case: dict[str, Any], feed: str) -> Outcome:
         """Build the operator with the case's arguments and input, execute it, keep what it left."""
         kwargs = dict(case["kwargs"])
+        if feed.startswith("memory"):
+            request.getfixturevalue("memory_store")  # the object store the memory feeds write to
         source = case_source(case, feed, tmp_path_factory.mktemp("input"))
         if "sql" in case:
             kwargs.update(sql=sql_conn(case["sql"]), sql_conn_id=SQL_CONN_ID)

@@ -18,10 +18,13 @@ the raw e-mails and phones of every row are added to it automatically.
 
 from __future__ import annotations
 
+import codecs
 import csv
 import gzip
+import hashlib
 import io
 import json
+import zipfile
 from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
@@ -272,10 +275,13 @@ def _events_csv(c: Corpus) -> None:
     c.case(
         "events/csv_utf16_bom",
         "events",
-        "a UTF-16 file with its byte-order mark (Excel's 'Unicode text')",
-        "error",
+        "a UTF-16 file with its byte-order mark (a comma-separated 'Unicode text'): its mark says how to read it "
+        "(issue 15: read, no longer refused as 'not UTF-8')",
+        "accepted",
         file=c.file("events/csv_utf16_bom.csv", csv_text(EVENT_HEADER, rows).decode().encode("utf-16")),
-        error=input_error(r"line 1 is not UTF-8 text", None),
+        feeds=["file", "gzip"],
+        received=3,
+        delivered=[1, 2, 3],
         never=raw_identifiers(rows),
     )
     for name, delimiter in (("semicolon", ";"), ("tab", "\t")):
@@ -1438,12 +1444,811 @@ def ad_metrics_cases(c: Corpus) -> None:
     )
 
 
+# ------------------------------------------------------------------------- issue 15: real-world identifiers
+def _sha(text: str) -> str:
+    """SHA-256 hex of a normalised identifier, computed here (hashlib), not with the provider's code."""
+    return hashlib.sha256(text.encode()).hexdigest()
+
+
+#: The reason an event row gets when its only identifier is unusable (web events need one).
+WEB_NEEDS = ", and a web event needs a usable email, phone or external_id"
+PII_IN_CLEAR = "personal data must not be sent in clear"
+
+
+def _real_world_identifiers(c: Corpus) -> None:
+    """Issue 15, classes 1, 2 and 5: identifiers wrapped the way exports wrap them (cleaned when unambiguous,
+    else dropped or rejected naming the shape), phones only dialable locally (dropped or rejected, never hashed
+    as a made-up number), and personal data in clear-text fields (the row rejected, the value kept nowhere)."""
+    _wrapped_event_identifiers(c)
+    _local_event_phones(c)
+    _personal_data_in_clear_text(c)
+    _wrapped_members(c)
+    _local_member_phones(c)
+
+
+def _wrapped_event_identifiers(c: Corpus) -> None:
+    """Class 1, events: mailto:, JSON quotes, display names, typographic quotes, tel: URIs, quoted ids."""
+    cleaned = {
+        "wrapped_email_mailto": (
+            "a CRM's link column: 'mailto:' before the address",
+            "email",
+            "mailto:Buyer2@Example.com",
+        ),
+        "wrapped_email_json_quotes": ("a JSON column cast to text keeps its quotes", "email", '"buyer2@example.com"'),
+        "wrapped_email_display_name": (
+            "an address book export: display name and <address>",
+            "email",
+            "Buyer Two <buyer2@example.com>",
+        ),
+        "wrapped_email_typographic_quotes": (
+            "typographic quotes from a word processor",
+            "email",
+            "\u201cbuyer2@example.com\u201d",
+        ),
+        "wrapped_email_slack_link": (
+            "a chat export's <mailto:address|address> link",
+            "email",
+            "<mailto:buyer2@example.com|buyer2@example.com>",
+        ),
+        "wrapped_phone_tel_uri": ("a telephony export's tel: URI", "phone", "tel:+1-415-555-0102"),
+        "wrapped_phone_json_quotes": ("a JSON column cast to text", "phone", '"(415) 555-0102"'),
+        "wrapped_phone_spreadsheet_marker": (
+            "a spreadsheet's leading ' that keeps the + as text",
+            "phone",
+            "'+14155550102",
+        ),
+        "wrapped_external_id_quotes": ("a JSON column cast to text", "external_id", '"CUST-0002"'),
+    }
+    normalised = {"email": "buyer2@example.com", "phone": "+14155550102", "external_id": "CUST-0002"}
+    for name, (what, field, raw) in cleaned.items():
+        other = {"email": None} if field == "phone" else {"phone": None}  # the wrapped value is the only one
+        _events_accepted(
+            c,
+            name,
+            f"row 2's {field} is wrapped ({what}): unwrapped and hashed as TikTok matches it, nothing dropped",
+            event(2, **other, **{field: raw}),
+            sent={f"user.{field}": _sha(normalised[field])},
+            dropped={},
+            never=[raw, normalised[field]] if field != "external_id" else [raw],
+        )
+    rows = [
+        event(1, email='"buyer1@example.com"', phone=None),
+        event(2, email='"Two, Buyer" <buyer2@example.com>', phone=None),
+        event(3, email="MAILTO:buyer3@example.com", phone=None),
+    ]
+    c.case(
+        "events/wrapped_emails_csv",
+        "events",
+        "a CSV export whose e-mail cells are JSON-quoted, display-name and mailto: forms (CSV-quoted in turn)",
+        "accepted",
+        file=c.file("events/wrapped_emails_csv.csv", csv_text(EVENT_HEADER, rows)),
+        feeds=["file", "gzip", "list"],
+        received=3,
+        delivered=[1, 2, 3],
+        row2_sent={"user.email": _sha("buyer2@example.com")},
+        dropped_fields={},
+        never=[*raw_identifiers(rows), "buyer1@example.com", "buyer2@example.com", "buyer3@example.com"],
+    )
+    ambiguous = {
+        "ambiguous_email_list": (
+            "email",
+            "buyer2@example.com; billing2@example.com",
+            "holds more than one e-mail address (a list?): give one address a row",
+        ),
+        "ambiguous_email_two_addresses": (
+            "email",
+            "billing2@example.com <buyer2@example.com>",
+            "holds two different e-mail addresses",
+        ),
+        "ambiguous_email_unbalanced_quote": (
+            "email",
+            '"buyer2@example.com',
+            "has an unbalanced quote (is the column cut or badly quoted?)",
+        ),
+        "ambiguous_email_json_array": (
+            "email",
+            '["buyer2@example.com"]',
+            "is a list in brackets (a JSON array?): give one address a row",
+        ),
+        "ambiguous_phone_list": (
+            "phone",
+            "(415) 555-0102 / (415) 555-0199",
+            "holds more than one phone number (a list?): give one number a row",
+        ),
+    }
+    for name, (field, raw, reason) in ambiguous.items():
+        other = {"phone": None} if field == "email" else {"email": None}
+        _events_accepted(
+            c,
+            f"{name}_dropped",
+            f"row 2's {field} is wrapped ambiguously but it has another identifier: the {field} is left out "
+            "(counted), the event is sent",
+            event(2, **{field: raw}, external_id="CUST-0002", **other),
+            dropped={field: 1},
+            never=[raw, "buyer2@example.com", "billing2@example.com"],
+        )
+        _events_rejects(
+            c,
+            f"{name}_only_identifier",
+            f"row 2's only identifier is an ambiguously wrapped {field}: rejected naming the shape, never the value",
+            event(2, **{field: raw}, **other),
+            field,
+            reason + WEB_NEEDS,
+            never=[raw, "buyer2@example.com", "billing2@example.com"],
+        )
+
+
+def _local_event_phones(c: Corpus) -> None:
+    """Class 2, events: numbers only possible locally (no area code) or with a prefix not in use."""
+    local = {
+        "phone_local_only_us": (
+            "555-0102",
+            "a US number without its area code",
+            "is not a valid number for region US (a local number without its area code?)",
+        ),
+        "phone_invalid_exchange_us": (
+            "(415) 123-0102",
+            "a US number whose exchange starts with 1 (not in use)",
+            "is not a valid number for region US (a local number without its area code, or a prefix not in use?)",
+        ),
+        "phone_invalid_area_code_us": (
+            "+1 999 555 0102",
+            "an international number with area code 999 (not in use)",
+            "is not a valid number for region US (a local number without its area code, or a prefix not in use?)",
+        ),
+    }
+    for name, (raw, what, reason) in local.items():
+        _events_accepted(
+            c,
+            f"{name}_dropped",
+            f"row 2's phone is {what}; the row keeps its e-mail: the phone is left out (counted), never hashed "
+            "as a made-up E.164 number",
+            event(2, phone=raw),
+            dropped={"phone": 1},
+            never=[raw],
+        )
+        _events_rejects(
+            c,
+            f"{name}_only_identifier",
+            f"row 2's only identifier is {what}: rejected, counted",
+            event(2, email=None, phone=raw),
+            "phone",
+            reason + WEB_NEEDS,
+            kind="csv",
+            never=[raw],
+        )
+    rows = [event(1, phone="030 901820"), event(2, email=None, phone="901821"), event(3, phone="+49 30 901823")]
+    c.case(
+        "events/phone_local_only_de",
+        "events",
+        "German phones (default_phone_region='DE'); row 2's only identifier is a number without its area code",
+        "rejects",
+        file=c.file("events/phone_local_only_de.jsonl", jsonl_text(rows)),
+        feeds=["file", "list"],
+        kwargs={"default_phone_region": "DE"},
+        received=3,
+        rejects=[
+            [
+                2,
+                "phone",
+                "is not a valid number for region DE (a local number without its area code, or a prefix not in use?)"
+                + WEB_NEEDS,
+            ]
+        ],
+        delivered=[1, 3],
+        dropped_fields={"phone": 1},
+        never=raw_identifiers(rows),
+    )
+
+
+def _personal_data_in_clear_text(c: Corpus) -> None:
+    """Class 5, events: e-mails and phones in fields TikTok, the summary and the log receive in clear."""
+    cases = {
+        "pii_event_name_email": (
+            "event",
+            "buyer2@example.com",
+            f"looks like an e-mail address: {PII_IN_CLEAR}; map the column to email",
+        ),
+        "pii_event_name_phone": (
+            "event",
+            "(415) 555-0102",
+            f"looks like a phone number: {PII_IN_CLEAR}; map the column to phone",
+        ),
+        "pii_event_name_bare_phone": (
+            "event",
+            "4155550102",
+            f"looks like a phone number: {PII_IN_CLEAR}; map the column to phone",
+        ),
+        "pii_description_email": (
+            "description",
+            "gift, send the receipt to Buyer2@Example.com",
+            f"holds an e-mail address: {PII_IN_CLEAR}; remove it from the text",
+        ),
+        "pii_query_phone": (
+            "query",
+            "call me +1 415 555 0102",
+            f"holds a phone number: {PII_IN_CLEAR}; remove it from the text",
+        ),
+        "pii_content_name_email": (
+            "content_name",
+            "buyer2@example.com",
+            f"looks like an e-mail address: {PII_IN_CLEAR}; map the column to email",
+        ),
+        "pii_user_agent_phone": (
+            "user_agent",
+            "415.555.0102",
+            f"looks like a phone number: {PII_IN_CLEAR}; map the column to phone",
+        ),
+        "pii_page_url_email_query": (
+            "page_url",
+            "https://shop.example.com/thanks?email=buyer2%40example.com",
+            f"holds an e-mail address: {PII_IN_CLEAR}; remove it from the URL",
+        ),
+    }
+    for name, (field, raw, reason) in cases.items():
+        overrides: dict[str, Any] = {field: raw}
+        if field == "content_name":
+            overrides.update(content_id="sku-2", price=19.99, quantity=1, value=None)
+        rows = [event(1), event(2, **overrides), event(3)]
+        c.case(
+            f"events/{name}",
+            "events",
+            f"row 2's {field} holds personal data (a mis-mapped column or a typed note): the row is rejected "
+            "without repeating the value, which is listed nowhere (custom event names, rejects file, log)",
+            "rejects",
+            file=c.file(f"events/{name}.jsonl", jsonl_text(rows)),
+            feeds=["file", "list"],
+            received=3,
+            rejects=[[2, field, reason]],
+            delivered=[1, 3],
+            nonstandard_event_names={},
+            never=[*raw_identifiers(rows), raw, "buyer2@example.com", "4155550102", "415.555.0102", "415 555 0102"],
+        )
+    contents = [{"content_id": "sku-2", "content_name": "+1 (415) 555-0102", "price": 19.99, "quantity": 1}]
+    rows = [event(1), event(2, contents=contents, value=None), event(3)]
+    c.case(
+        "events/pii_contents_entry_phone",
+        "events",
+        "a phone number in a contents entry's content_name: rejected naming contents.0.content_name",
+        "rejects",
+        file=c.file("events/pii_contents_entry_phone.jsonl", jsonl_text(rows)),
+        feeds=["file", "list"],
+        received=3,
+        rejects=[[2, "contents.0.content_name", f"looks like a phone number: {PII_IN_CLEAR}; map the column to phone"]],
+        delivered=[1, 3],
+        never=[*raw_identifiers(rows), "(415) 555-0102", "4155550102"],
+    )
+    header = ["event_name", "event_time", "customer_email", "phone", "page_url", "value", "currency", "order_id"]
+    rows = [
+        {**event(n, email=None), "event_name": "Purchase", "customer_email": f"Mapped.Buyer{n}@Example.com"}
+        for n in (1, 2, 3)
+    ]
+    c.case(
+        "events/pii_mis_mapped_email_column_as_event",
+        "events",
+        "a CSV export whose field_map swaps two columns: the e-mails land in event, the event names in email; "
+        "every row is rejected, no e-mail reaches TikTok, the summary's custom event names or the log",
+        "rejects",
+        file=c.file("events/pii_mis_mapped_email_column_as_event.csv", csv_text(header, rows)),
+        feeds=["file", "gzip", "list"],
+        kwargs={"field_map": {"customer_email": "event", "event_name": "email"}},
+        received=3,
+        rejects=[
+            [n, "event", f"looks like an e-mail address: {PII_IN_CLEAR}; map the column to email"] for n in (1, 2, 3)
+        ],
+        delivered=[],
+        nonstandard_event_names={},
+        never=[f"Mapped.Buyer{n}@Example.com" for n in (1, 2, 3)] + [f"mapped.buyer{n}@example.com" for n in (1, 2, 3)],
+    )
+
+
+def _wrapped_members(c: Corpus) -> None:
+    """Class 1, audiences: wrapped members cleaned (customer-file rules), ambiguous ones rejected by shape."""
+    wrapped = [
+        "mailto:Member1@Example.com",
+        '"member2@example.com"',
+        "Member Three <member3@example.com>",
+        "\u201cmember4@example.com\u201d",
+        "<mailto:member5@example.com|member5@example.com>",
+        '"Six, Member" <member6@example.com>',
+    ]
+    clean = [member(n) for n in range(1, 7)]
+    c.case(
+        "audience/email_wrapped",
+        "audience",
+        "members as exports wrap them (mailto:, JSON quotes, display names, typographic quotes, a chat link): "
+        "each is unwrapped and synced",
+        "accepted",
+        file=c.file("audience/email_wrapped.csv", csv_text(["email"], [{"email": v} for v in wrapped])),
+        feeds=["file", "gzip", "list"],
+        received=6,
+        members=clean,
+        never=[*wrapped, *clean],
+    )
+    values = [
+        member(1),
+        "member2@example.com; member9@example.com",
+        "other@example.com <member3@example.com>",
+        '"member4@example.com',
+        '["member5@example.com"]',
+        "Member Six <member6@example.com",
+        member(7),
+    ]
+    c.case(
+        "audience/email_wrapped_ambiguously",
+        "audience",
+        "members wrapped ambiguously (a list, two addresses, an unbalanced quote or bracket, a JSON array): "
+        "each is rejected naming the shape, the others are synced",
+        "rejects",
+        file=c.file("audience/email_wrapped_ambiguously.jsonl", jsonl_text([{"email": v} for v in values])),
+        feeds=["file", "list"],
+        received=7,
+        rejects=[
+            [2, "email", "holds more than one e-mail address (a list?): give one address a row"],
+            [3, "email", "holds two different e-mail addresses"],
+            [4, "email", "has an unbalanced quote (is the column cut or badly quoted?)"],
+            [5, "email", "is a list in brackets (a JSON array?): give one address a row"],
+            [6, "email", "has unbalanced angle brackets"],
+        ],
+        members=[member(1), member(7)],
+        never=[*values[1:-1], "member9@example.com", "other@example.com"],
+    )
+    phones = ["tel:+1-415-555-0101", '"(415) 555-0102"', "'+14155550103", "Phone: (415) 555-0104"]
+    c.case(
+        "audience/phone_wrapped",
+        "audience",
+        "phone members wrapped (tel: URI, JSON quotes, a spreadsheet's text marker, a label): unwrapped, synced as "
+        "digits with the country code",
+        "accepted",
+        file=c.file("audience/phone_wrapped.csv", csv_text(["phone"], [{"phone": v} for v in phones])),
+        feeds=["file", "list"],
+        kwargs={"id_type": "phone"},
+        received=4,
+        members=["14155550101", "14155550102", "14155550103", "14155550104"],
+        never=phones,
+    )
+
+
+def _local_member_phones(c: Corpus) -> None:
+    """Class 2, audiences: member phones only possible locally, or with a prefix not in use, are rejected."""
+    local_only = "is not a valid number for region {} (a local number without its area code?)"
+    not_in_use = "is not a valid number for region {} (a local number without its area code, or a prefix not in use?)"
+    cases = [
+        (
+            "phone_local_only_us",
+            "US phones, two of them without their area code (7 digits) and one with an exchange not in use",
+            "US",
+            ["(415) 555-0101", "555-0102", "555 0103", "(415) 123-0104", "(415) 555-0105"],
+            [
+                [2, "phone", local_only.format("US")],
+                [3, "phone", local_only.format("US")],
+                [4, "phone", not_in_use.format("US")],
+            ],
+            ["14155550101", "14155550105"],
+        ),
+        (
+            "phone_local_only_de",
+            "German phones (default_phone_region='DE'), one without its area code",
+            "DE",
+            ["030 901820", "901821", "+49 30 901822"],
+            [[2, "phone", not_in_use.format("DE")]],
+            ["4930901820", "4930901822"],
+        ),
+        (
+            "phone_list_in_one_cell",
+            "two numbers in one cell (a list)",
+            "US",
+            ["(415) 555-0101", "(415) 555-0102 / (415) 555-0199", "(415) 555-0103"],
+            [[2, "phone", "holds more than one phone number (a list?): give one number a row"]],
+            ["14155550101", "14155550103"],
+        ),
+    ]
+    for name, what, region, values, rejects, members in cases:
+        c.case(
+            f"audience/{name}",
+            "audience",
+            f"{what}: rejected and counted, never hashed as made-up numbers; the others are synced",
+            "rejects",
+            file=c.file(f"audience/{name}.csv", csv_text(["phone"], [{"phone": v} for v in values])),
+            feeds=["file", "gzip", "list"],
+            kwargs={"id_type": "phone", "default_phone_region": region},
+            received=len(values),
+            rejects=rejects,
+            members=members,
+            never=values,
+        )
+
+
+# ------------------------------------------------------------------- issue 15: files as tools write them
+BOM = "\ufeff".encode()
+#: The feeds of a file the readers must read wherever it is kept: local or object storage, plain or gzip.
+EVERY_STORE = ["file", "gzip", "memory", "memory_gzip"]
+#: The first line Windows PowerShell's Export-Csv writes unless told -NoTypeInformation.
+PS_TYPE_LINE = "#TYPE System.Management.Automation.PSCustomObject\r\n"
+
+
+def quoted_crlf_csv(header: list[str], rows: list[dict[str, Any]]) -> str:
+    """CSV as PowerShell's Export-Csv writes it: every name and cell quoted, CRLF line ends (text, to encode)."""
+    out = io.StringIO()
+    writer = csv.writer(out, lineterminator="\r\n", quoting=csv.QUOTE_ALL)
+    writer.writerow(header)
+    for row in rows:
+        writer.writerow(["" if row.get(column) is None else row[column] for column in header])
+    return out.getvalue()
+
+
+def xlsx_bytes() -> bytes:
+    """A minimal ZIP archive laid out like an .xlsx workbook (stored, fixed timestamps: the same bytes each run)."""
+    out = io.BytesIO()
+    with zipfile.ZipFile(out, "w", compression=zipfile.ZIP_STORED) as archive:
+        for name, text in (
+            ("[Content_Types].xml", '<?xml version="1.0"?><Types/>'),
+            ("xl/workbook.xml", '<?xml version="1.0"?><workbook/>'),
+            ("xl/worksheets/sheet1.xml", '<?xml version="1.0"?><worksheet><c t="s">buyer1@example.com</c></worksheet>'),
+        ):
+            archive.writestr(zipfile.ZipInfo(name, date_time=(2026, 3, 10, 0, 0, 0)), text)
+    return out.getvalue()
+
+
+def _real_world_files(c: Corpus) -> None:
+    """Issue 15, class 4: files as PowerShell, Excel, editors and warehouses write them (byte-order marks, quoted
+    headers, CRLF, UTF-16, preamble lines) are read by every reader; files that truly cannot be read fail
+    naming the cause, never 'is the header row missing?'."""
+    _real_world_event_files(c)
+    _unreadable_event_files(c)
+    _real_world_member_files(c)
+
+
+def _events_read(c: Corpus, name: str, what: str, content: bytes, feeds: list[str], **fields: Any) -> None:
+    """An events file whose three good rows are all understood and delivered."""
+    rows = [event(1), event(2), event(3)]
+    c.case(
+        f"events/{name.split('.')[0]}",
+        "events",
+        what,
+        "accepted",
+        file=c.file(f"events/{name}", content),
+        feeds=feeds,
+        received=3,
+        delivered=[1, 2, 3],
+        never=raw_identifiers(rows),
+        **fields,
+    )
+
+
+def _real_world_event_files(c: Corpus) -> None:
+    """Event files written by real tools: read exactly, from every store, plain or gzip."""
+    rows = [event(1), event(2), event(3)]
+    _events_read(
+        c,
+        "csv_powershell51_utf8_bom_quoted.csv",
+        "Windows PowerShell 5.1 'Export-Csv -Encoding UTF8 -NoTypeInformation': a byte-order mark before the "
+        'quoted header ("event","event_time",...), every cell quoted, CRLF line ends',
+        BOM + quoted_crlf_csv(EVENT_HEADER, rows).encode(),
+        EVERY_STORE,
+    )
+    _events_read(
+        c,
+        "csv_powershell51_type_line.csv",
+        "Windows PowerShell 5.1 'Export-Csv -Encoding UTF8' without -NoTypeInformation: a '#TYPE ...' line before "
+        "the quoted header",
+        BOM + (PS_TYPE_LINE + quoted_crlf_csv(EVENT_HEADER, rows)).encode(),
+        ["file", "gzip", "memory"],
+    )
+    _events_read(
+        c,
+        "csv_powershell7_quoted_crlf.csv",
+        "PowerShell 7 'Export-Csv' on Windows: UTF-8 without a byte-order mark, quoted, CRLF line ends",
+        quoted_crlf_csv(EVENT_HEADER, rows).encode(),
+        ["file", "gzip", "memory"],
+    )
+    _events_read(
+        c,
+        "csv_powershell_utf16.csv",
+        "Windows PowerShell 'Export-Csv -Encoding Unicode' (or ConvertTo-Csv piped to Out-File, whose default is "
+        "UTF-16): UTF-16 LE with its byte-order mark, a '#TYPE' line, quoted, CRLF",
+        codecs.BOM_UTF16_LE + (PS_TYPE_LINE + quoted_crlf_csv(EVENT_HEADER, rows)).encode("utf-16-le"),
+        EVERY_STORE,
+    )
+    note = "Gift note:\r\nHappy birthday, Sam"
+    with_note = [event(1), event(2, description=note), event(3)]
+    excel = csv_text([*EVENT_HEADER, "description"], with_note).decode().replace("\n", "\r\n")
+    excel = excel.replace("Gift note:\r\r\nHappy", "Gift note:\r\nHappy")  # the cell keeps its own CRLF
+    _events_read(
+        c,
+        "csv_excel_utf8_crlf_multiline_cell.csv",
+        "Excel's 'CSV UTF-8': a byte-order mark, CRLF line ends, and row 2's description holding a CRLF and a comma "
+        "inside its quotes (kept exactly)",
+        BOM + excel.encode(),
+        EVERY_STORE,
+        row2_sent={"properties.description": note},
+    )
+    _events_read(
+        c,
+        "csv_excel_sep_line.csv",
+        "a CSV made for Excel: a 'sep=,' line before the header (Excel's separator hint), CRLF line ends",
+        b"sep=,\r\n" + csv_text(EVENT_HEADER, rows).replace(b"\n", b"\r\n"),
+        ["file", "gzip"],
+    )
+    trailing = csv_text([*EVENT_HEADER, "", ""], rows)
+    _events_read(
+        c,
+        "csv_trailing_empty_columns.csv",
+        "a spreadsheet's used range: two empty columns without names after the last one (every row ends ',,')",
+        trailing,
+        ["file", "gzip"],
+    )
+    _events_read(
+        c,
+        "jsonl_bom_crlf.jsonl",
+        "JSON Lines saved by a Windows editor (or 'Set-Content -Encoding UTF8'): a byte-order mark and CRLF",
+        BOM + jsonl_text(rows).replace(b"\n", b"\r\n"),
+        EVERY_STORE,
+    )
+    _events_read(
+        c,
+        "jsonl_utf16_bom.jsonl",
+        "JSON Lines written with Windows PowerShell's Out-File (UTF-16 LE with its byte-order mark, CRLF)",
+        codecs.BOM_UTF16_LE + jsonl_text(rows).decode().replace("\n", "\r\n").encode("utf-16-le"),
+        ["file", "gzip", "memory"],
+    )
+    c.case(
+        "events/csv_bom_only",
+        "events",
+        "a file holding only a UTF-8 byte-order mark (an empty sheet saved as 'CSV UTF-8'): empty, nothing sent",
+        "accepted",
+        file=c.file("events/csv_bom_only.csv", BOM),
+        feeds=["file", "gzip"],
+        received=0,
+        delivered=[],
+    )
+
+
+def _unreadable_event_files(c: Corpus) -> None:
+    """Event files that cannot be read: the error names the cause and what to do."""
+    rows = [event(1), event(2), event(3)]
+    never = raw_identifiers(rows)
+    export = BOM + quoted_crlf_csv(EVENT_HEADER, rows).encode()
+    unreadable = [
+        (
+            "csv_joined_exports.csv",
+            "two PowerShell exports joined with 'cat' or 'copy /b': the second one's byte-order mark at line 5",
+            export + export,
+            r"^line 5 starts with a byte-order mark.*several files joined together",
+            None,
+        ),
+        (
+            "jsonl_joined_exports.jsonl",
+            "two JSON Lines exports, each with its byte-order mark, joined together",
+            (BOM + jsonl_text(rows)) * 2,
+            r"^line 4 starts with a byte-order mark",
+            None,
+        ),
+        (
+            "csv_utf16_without_bom.csv",
+            "UTF-16 LE without a byte-order mark (every other byte is NUL)",
+            csv_text(EVENT_HEADER, rows).decode().encode("utf-16-le"),
+            r"^line 1 contains NUL bytes: the file is binary, or UTF-16 text without a byte-order mark",
+            None,
+        ),
+        (
+            "csv_nul_padding.csv",
+            "a file padded with NUL bytes after its last row (a copy interrupted by a crash)",
+            csv_text(EVENT_HEADER, rows) + b"\x00" * 512,
+            r"^line 5 contains NUL bytes",
+            None,
+        ),
+        (
+            "csv_xlsx_named_csv.csv",
+            "an Excel workbook renamed to .csv",
+            xlsx_bytes(),
+            r"^the file is a ZIP archive \(an Excel \.xlsx workbook\?\), not text: save the sheet as CSV UTF-8",
+            None,
+        ),
+        (
+            "csv_gzip_named_csv.csv",
+            "gzip data in a file named .csv (the .gz left off)",
+            gzip.compress(csv_text(EVENT_HEADER, rows), mtime=0),
+            r"^the file is gzip-compressed: name it \.gz",
+            None,
+        ),
+        (
+            "csv_sep_semicolon_line.csv",
+            "a 'sep=;' line (Excel's hint) before a semicolon-separated export",
+            b"sep=;\r\n" + csv_text(EVENT_HEADER, rows).replace(b",", b";"),
+            r"^row 0: the file starts with Excel's separator line 'sep=': it is semicolon-separated",
+            0,
+        ),
+        (
+            "csv_empty_header_name.csv",
+            "the header cell of column 5 is blank while its rows have values",
+            csv_text([*EVENT_HEADER[:4], "", *EVENT_HEADER[5:]], [{**r, "": r["page_url"]} for r in rows]),
+            r"^row 0: the CSV header has empty or repeated column names: column 5 has no name",
+            0,
+        ),
+        (
+            "csv_value_under_unnamed_column.csv",
+            "a spreadsheet's extra column without a name, empty in row 1 but holding a value in row 2",
+            csv_text([*EVENT_HEADER, ""], [rows[0], {**rows[1], "": "see note"}, rows[2]]),
+            r"^row 2: has a value in column 9, which has no name in the header row",
+            2,
+        ),
+        (
+            "jsonl_old_mac_line_ends.jsonl",
+            "JSON Lines with old Mac line ends (a carriage return alone)",
+            jsonl_text(rows).replace(b"\n", b"\r"),
+            r"^row 1: is not valid JSON: its lines end in a bare carriage return",
+            1,
+        ),
+    ]
+    for name, what, content, match, row in unreadable:
+        c.case(
+            f"events/{name.split('.')[0]}",
+            "events",
+            what,
+            "error",
+            file=c.file(f"events/{name}", content),
+            feeds=["file", "gzip"],
+            error=input_error(match, row),
+            never=never,
+        )
+
+
+def _real_world_member_files(c: Corpus) -> None:
+    """Audience member files written by real tools: read from every store, or refused naming the cause."""
+    good = [member(1), member(2), member(3)]
+    quoted = quoted_crlf_csv(["email"], [{"email": e} for e in good])
+    for name, what, content, feeds in (
+        (
+            "powershell51_type_line_bom_quoted.csv",
+            "Windows PowerShell 5.1 'Export-Csv -Encoding UTF8': a byte-order mark, a '#TYPE' line, a quoted "
+            '"email" header, CRLF',
+            BOM + (PS_TYPE_LINE + quoted).encode(),
+            EVERY_STORE,
+        ),
+        (
+            "powershell_utf16.csv",
+            "Windows PowerShell 'Export-Csv -Encoding Unicode': UTF-16 LE with its byte-order mark, quoted, CRLF",
+            codecs.BOM_UTF16_LE + (PS_TYPE_LINE + quoted).encode("utf-16-le"),
+            EVERY_STORE,
+        ),
+        (
+            "jsonl_bom_crlf.jsonl",
+            "member JSON Lines with a byte-order mark and CRLF line ends",
+            BOM + jsonl_text([{"email": e} for e in good]).replace(b"\n", b"\r\n"),
+            ["file", "gzip", "memory"],
+        ),
+    ):
+        c.case(
+            f"audience/{name.split('.')[0]}",
+            "audience",
+            what,
+            "accepted",
+            file=c.file(f"audience/{name}", content),
+            feeds=feeds,
+            received=3,
+            members=good,
+            never=good,
+        )
+    export = BOM + quoted.encode()
+    for name, what, content, match in (
+        (
+            "joined_exports.csv",
+            "two member exports joined together: the second byte-order mark at line 5",
+            export + export,
+            r"^line 5 starts with a byte-order mark",
+        ),
+        ("xlsx_named_csv.csv", "an Excel workbook renamed to .csv", xlsx_bytes(), r"^the file is a ZIP archive"),
+        (
+            "utf16_without_bom.csv",
+            "UTF-16 LE without a byte-order mark",
+            quoted.encode("utf-16-le"),
+            r"^line 1 contains NUL bytes",
+        ),
+        (
+            "email_column_twice.csv",
+            "a header naming two columns 'email' (a join that kept both tables' columns)",
+            csv_text(["email", "name", "email"], [{"email": e, "name": f"N{n}"} for n, e in enumerate(good)]),
+            r"^row 0: the CSV header has empty or repeated column names: 'email' names columns 1 and 3",
+        ),
+    ):
+        c.case(
+            f"audience/{name.split('.')[0]}",
+            "audience",
+            what,
+            "error",
+            file=c.file(f"audience/{name}", content),
+            feeds=["file", "gzip"],
+            error=input_error(match, 0 if match.startswith("^row 0") else None),
+            never=good,
+        )
+
+
+# --------------------------------------------------------------------- issue 15: derived event_ids collide
+def _event_id_collisions(c: Corpus) -> None:
+    """Issue 15, class 3: without an order_id or event_id, the derived event_id depends on the whole event, so
+    different purchases of one shopper in one second (or on one day-level timestamp) all reach TikTok; only an
+    identical row is the same event (TikTok counts it once). ``stored_events``: events TikTok holds at the end."""
+    shopper = {"email": "buyer1@example.com", "phone": "(415) 555-0101", "page_url": "https://shop.example.com/p/1"}
+    moment = "2026-03-10T14:05:00Z"
+    one_second = [
+        {"event": "Purchase", "event_time": moment, **shopper, "content_id": "shoes", "price": 59.0, "quantity": 1},
+        {"event": "Purchase", "event_time": moment, **shopper, "content_id": "socks", "price": 4.0, "quantity": 2},
+        {"event": "Purchase", "event_time": moment, **shopper, "value": 4.0, "currency": "USD"},
+    ]
+    c.case(
+        "events/event_id_one_second_no_order_id",
+        "events",
+        "three purchases by one shopper in the same second, no order_id: shoes, two pairs of socks, a 4.00 add-on "
+        "(the old id, made of identity, event, time and order_id, let TikTok keep one of them)",
+        "accepted",
+        file=c.file("events/event_id_one_second_no_order_id.jsonl", jsonl_text(one_second)),
+        feeds=["file", "list", "gzip"],
+        received=3,
+        delivered=[1, 2, 3],
+        stored_events=3,
+        never=raw_identifiers(one_second),
+    )
+    day = "2026-03-10T00:00:00Z"
+    other = {"email": "buyer2@example.com", "phone": "(415) 555-0102", "page_url": "https://shop.example.com/p/2"}
+    daily = [
+        {"event": "Purchase", "event_time": day, **shopper, "value": 19.99, "currency": "USD"},
+        {"event": "Purchase", "event_time": day, **shopper, "value": 5.0, "currency": "USD"},
+        {"event": "Purchase", "event_time": day, **other, "value": 19.99, "currency": "USD", "content_id": "sku-1"},
+        {"event": "Purchase", "event_time": day, **other, "value": 19.99, "currency": "USD", "content_id": "sku-2"},
+    ]
+    header = ["event", "event_time", "email", "phone", "page_url", "value", "currency", "content_id"]
+    c.case(
+        "events/event_id_day_level_timestamps",
+        "events",
+        "a warehouse export whose event_time is the order DATE (midnight), no order_id: two shoppers, two "
+        "purchases each on the same day",
+        "accepted",
+        file=c.file("events/event_id_day_level_timestamps.csv", csv_text(header, daily)),
+        feeds=["file", "gzip"],
+        received=4,
+        delivered=[1, 2, 3, 4],
+        stored_events=4,
+        never=raw_identifiers(daily),
+    )
+    lines = [event(1, content_id="sku-a"), event(1, content_id="sku-b", value=5.0), event(2, content_id="sku-a")]
+    c.case(
+        "events/event_id_order_lines",
+        "events",
+        "an order-lines export: one row per product, so order o1 appears twice with different products and values",
+        "accepted",
+        file=c.file("events/event_id_order_lines.jsonl", jsonl_text(lines)),
+        feeds=["file", "list"],
+        received=3,
+        delivered=[1, 2, 3],
+        stored_events=3,
+        never=raw_identifiers(lines),
+    )
+    twice = [one_second[0], one_second[0], one_second[1]]
+    c.case(
+        "events/event_id_identical_rows",
+        "events",
+        "the same row twice (an export run twice into one file): one event, the same id, so TikTok counts it "
+        "once; every row is still sent (a real repeat needs an order_id or event_id)",
+        "accepted",
+        file=c.file("events/event_id_identical_rows.jsonl", jsonl_text(twice)),
+        feeds=["file", "list"],
+        received=3,
+        delivered=[1, 2, 3],
+        stored_events=2,
+        never=raw_identifiers(twice),
+    )
+
+
 def build() -> Corpus:
     """Every case of the corpus, in manifest order."""
     corpus = Corpus()
     events_cases(corpus)
     audience_cases(corpus)
     ad_metrics_cases(corpus)
+    _real_world_identifiers(corpus)
+    _real_world_files(corpus)
+    _event_id_collisions(corpus)
     return corpus
 
 

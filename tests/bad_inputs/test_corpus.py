@@ -7,6 +7,7 @@ from __future__ import annotations
 import hashlib
 import json
 import re
+import zlib
 from pathlib import Path
 from typing import Any
 
@@ -81,12 +82,19 @@ def _check_events(case: dict[str, Any], outcome: Outcome, emulator: EmulatorServ
     else:
         assert summary["rejects_uri"] is None
     stored = emulator.state.events.get(PIXEL, {})
-    assert sorted(e["properties"]["order_id"] for e in stored.values()) == sorted(f"o{n}" for n in case["delivered"])
-    assert set(emulator.state.event_summary(PIXEL)["receipts"].values()) <= {1}
+    receipts = emulator.state.event_summary(PIXEL)["receipts"]
+    if "stored_events" in case:  # rows told apart by their derived event_ids, not by order_id (issue 15)
+        assert len(stored) == case["stored_events"]
+        assert sum(receipts.values()) == summary["sent"]
+    else:
+        assert sorted(e["properties"]["order_id"] for e in stored.values()) == sorted(
+            f"o{n}" for n in case["delivered"]
+        )
+        assert set(receipts.values()) <= {1}
     assert summary["dropped_fields"] == case.get("dropped_fields", summary["dropped_fields"])
     if "nonstandard_event_names" in case:
         assert summary["nonstandard_event_names"] == case["nonstandard_event_names"]
-    row2 = next((e for e in stored.values() if e["properties"]["order_id"] == "o2"), None)
+    row2 = next((e for e in stored.values() if e.get("properties", {}).get("order_id") == "o2"), None)
     for path, value in (case.get("row2_sent") or {}).items():
         found: Any = row2
         for key in path.split("."):
@@ -144,13 +152,24 @@ def test_a_rejected_share_above_the_default_fails_naming_the_reason(run_case) ->
     assert outcome.operator._sent["rejected"] == 3
 
 
+def _content(path: Path) -> bytes:
+    """A corpus file's bytes; gzip data uncompressed (gzip headers differ between Python versions)."""
+    data = path.read_bytes()
+    if data[:2] != b"\x1f\x8b":  # gzip data, whatever the file is named
+        return data
+    try:  # what the stream holds, also for the deliberately truncated files (no end-of-stream check)
+        return zlib.decompressobj(wbits=31).decompress(data)
+    except zlib.error:  # deliberately corrupt: compared as written
+        return data
+
+
 @pytest.mark.unit
 def test_the_committed_corpus_is_what_make_corpus_writes(tmp_path: Path) -> None:
     from tests.bad_inputs import make_corpus
 
     make_corpus.build().write(tmp_path)
-    written = {p.relative_to(tmp_path).as_posix(): p.read_bytes() for p in tmp_path.rglob("*") if p.is_file()}
-    committed = {p.relative_to(DATA).as_posix(): p.read_bytes() for p in DATA.rglob("*") if p.is_file()}
+    written = {p.relative_to(tmp_path).as_posix(): _content(p) for p in tmp_path.rglob("*") if p.is_file()}
+    committed = {p.relative_to(DATA).as_posix(): _content(p) for p in DATA.rglob("*") if p.is_file()}
     assert written.keys() == committed.keys()
     assert [name for name in written if written[name] != committed[name]] == []
 

@@ -4,11 +4,13 @@ state files, and a failing run's exception text as clean as a green run's.
 The example DAGs run on their shipped data (fake shoppers and members), and ``tiktok_security_failing``
 fails on purpose on extra fake values (odd case and spacing, foreign phones, invalid e-mails and phones,
 external ids): once with a connection whose token TikTok refuses (40105), once with rows all older than
-TikTok's 28 days. Then the test scans every file under AIRFLOW_HOME/logs (task logs, DAG processor logs, the
-standalone/scheduler output; not ``emulator.out``, which stands for TikTok's own side and prints its token on
-purpose), every XCom value (REST API), every file under AIRFLOW_HOME/tiktok (state, progress, ledgers,
+TikTok's 28 days; and its ``upload_mis_mapped`` task maps the e-mail column to the event name and the phones to
+the description (issue 15): every row is rejected, the task succeeds and its summary (XCom, log line) lists no
+e-mail as a custom event name. Then the test scans every file under AIRFLOW_HOME/logs (task logs, DAG processor
+logs, the standalone/scheduler output; not ``emulator.out``, which stands for TikTok's own side and prints its
+token on purpose), every XCom value (REST API), every file under AIRFLOW_HOME/tiktok (state, progress, ledgers,
 snapshots, rejects, outputs; not ``tiktok/demo``, the example events DAG's staged copy of its raw input) and
-the failed tasks' logs as the REST API serves them, for every raw e-mail (as given, trimmed, lower-cased),
+the failing DAG's task logs as the REST API serves them, for every raw e-mail (as given, trimmed, lower-cased),
 raw phone (as given, trimmed, E.164) and every token and app secret: zero hits. Hashes are fine. The raw
 values come from the shipped data files and every CSV the e2e tests feed to DAGs (``pii_inputs``), the crash
 tests' 70,000 identifiers included when they ran in the same session.
@@ -202,8 +204,20 @@ def write_csv(path: Path, header: list[str], rows: Iterable[list[Any]]) -> Path:
     return path
 
 
+def mis_mapped_rows(now: datetime, token: str) -> Iterator[list[Any]]:
+    """Recent events whose e-mails (new ones, and the extra fake ones) the DAG's field_map sends to the event
+    name, and whose phones (valid ones in every written form) to the description."""
+    emails = [*EXTRA_EMAILS, *(f"Mis.Mapped{n}.{token}@Example.com" for n in range(6))]
+    phones = [*EXTRA_PHONES, "+14155550123", "(212) 555-0147"]
+    for n in range(20):
+        moment = (now - timedelta(hours=1, minutes=n)).strftime("%Y-%m-%dT%H:%M:%SZ")
+        email, phone = emails[n % len(emails)], phones[n % len(phones)]
+        yield ["Purchase", moment, email, phone, f"CUST-SEC-M{n:04d}", f"https://shop.example.com/m/{n}", "9.5"]
+
+
 def security_inputs(home: Path, token: str) -> dict[str, str]:
-    """The failing DAG's inputs: events (recent and 300 days old) and members, with the extra fake values."""
+    """The failing DAG's inputs: events (recent and 300 days old), members, with the extra fake values, and the
+    mis-mapped events (e-mails in the column mapped to event)."""
     folder = home / PII_INPUTS
     folder.mkdir(exist_ok=True)
     header = ["event", "event_time", "customer_email", "customer_phone", "customer_id", "landing_url", "value"]
@@ -222,6 +236,13 @@ def security_inputs(home: Path, token: str) -> dict[str, str]:
         "events": str(write_csv(folder / f"security_events_{token}.csv", header, rows(now))),
         "stale_events": str(write_csv(folder / f"security_stale_{token}.csv", header, rows(now - timedelta(300)))),
         "members": str(write_csv(folder / f"security_members_{token}.csv", ["email"], members)),
+        "mis_mapped_events": str(
+            write_csv(
+                folder / f"security_mis_mapped_{token}.csv",
+                ["event_name", *header[1:]],
+                mis_mapped_rows(now, token),
+            )
+        ),
     }
 
 
@@ -321,6 +342,9 @@ def test_no_raw_pii_or_secret_in_logs_xcom_state_rejects_or_exceptions(stack, se
     assert needles.find(shipped_members.read_text(encoding="utf-8")) == expected
     own = needles.find(Path(security_run.inputs["events"]).read_text(encoding="utf-8"))
     assert {"+44 20 7946 0958", "ada.lovelace.sec@example.com", "broken.sec.address@", "cust-sec-00007"} <= own
+    mis_mapped = needles.find(Path(security_run.inputs["mis_mapped_events"]).read_text(encoding="utf-8"))
+    token = security_run.run_id.removeprefix("security_")
+    assert {f"mis.mapped0.{token}@example.com", "+14155550123", "(212) 555-0147"} <= mis_mapped
 
     corpus = Corpus()
     for path in sorted(p for p in (home / "logs").rglob("*") if p.is_file()):
@@ -340,6 +364,14 @@ def test_no_raw_pii_or_secret_in_logs_xcom_state_rejects_or_exceptions(stack, se
     assert "40105" in failures["upload_with_revoked_token"]
     assert "40105" in failures["sync_with_revoked_token"]
     assert "30 of 30 events were rejected" in failures["upload_stale_rows"]
+    # The mis-mapped upload succeeded with every row rejected for the e-mail in its event name, none listed.
+    mis_mapped_summary = stack.xcom(FAILING_DAG, security_run.run_id, "upload_mis_mapped")
+    assert (mis_mapped_summary["received"], mis_mapped_summary["sent"], mis_mapped_summary["rejected"]) == (20, 0, 20)
+    assert mis_mapped_summary["nonstandard_event_names"] == {}
+    assert list(mis_mapped_summary["rejected_by_reason"]) == [
+        "event: looks like an e-mail address: personal data must not be sent in clear; map the column to email"
+    ]
+    assert "looks like an e-mail address" in failures["upload_mis_mapped"]
     assert any(label.startswith("xcom tiktok_audience_sync/") for label, _ in xcoms)
     rejects = [p for p in provider_files(home) if "rejects" in p.parts]
     assert rejects, "the failing run must have written rejects files"

@@ -8,8 +8,8 @@ import json
 from typing import Any
 
 import pytest
-from airflow.sdk.exceptions import AirflowFailException
 
+from airflow_provider_tiktok.compat import AirflowFailException
 from airflow_provider_tiktok.exceptions import TikTokApiError
 from airflow_provider_tiktok.operators.events import TikTokEventsUploadOperator
 from tests.helpers.airflow_context import FakeTaskInstance

@@ -28,7 +28,8 @@ RUN_ID = "manual__bad_inputs"
 
 def case_params() -> Iterator[Any]:
     """One pytest param per (case, feed): ``file`` as is, ``gzip`` compressed on the fly, ``list`` parsed into
-    records; argument and SQL cases have a single run. SQL cases carry the ``postgres`` mark."""
+    records, ``memory``/``memory_gzip`` from an object store; argument and SQL cases have a single run. SQL
+    cases carry the ``postgres`` mark."""
     for case in CASES:
         marks = [pytest.mark.postgres] if "sql" in case else []
         if "xfail" in case:  # a fix requested in a file this suite does not own; strict: passes once it lands
@@ -95,11 +96,26 @@ def written_text(root: Path) -> str:
     return "\n".join(parts)
 
 
+#: Where the ``memory`` feeds put a case's file: the in-memory object store of the ``memory_store`` fixture.
+MEMORY_INPUT = "memory://tiktok-state/bad-inputs"
+
+
 def case_source(case: dict[str, Any], feed: str, folder: Path) -> Any:
-    """The operator's input for ``feed`` (None for SQL and argument-only cases)."""
+    """The operator's input for ``feed`` (None for SQL and argument-only cases); ``memory`` and ``memory_gzip``
+    put the file in the in-memory object store (the caller registers it) as is or compressed, as S3 or GCS would
+    hold it."""
     if "file" not in case or "sql" in case:
         return None
     path = DATA / case["file"]
+    if feed in ("memory", "memory_gzip"):
+        from airflow_provider_tiktok.utils.storage import as_path
+
+        content, name = path.read_bytes(), path.name
+        if feed == "memory_gzip":
+            content, name = gzip.compress(content, mtime=0), f"{name}.gz"
+        location = f"{MEMORY_INPUT}/{folder.name}/{name}"
+        as_path(location).write_bytes(content)
+        return location
     if feed == "gzip":
         packed = folder / f"{path.name}.gz"
         packed.write_bytes(gzip.compress(path.read_bytes(), mtime=0))

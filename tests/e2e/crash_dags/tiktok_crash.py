@@ -4,7 +4,8 @@ Every input comes from the run's ``conf`` (file paths, pixel, audience name, dat
 is independent of earlier ones. The crash DAGs retry after a few seconds; each attempt writes the pid of the
 process running ``execute`` to ``$AIRFLOW_HOME/crash_pids/<dag>.<task>.<run>.<try>``, so a test can SIGKILL
 exactly that process (not the supervisor or the scheduler). ``tiktok_security_failing`` fails on purpose
-(a revoked token, rows all too old) with raw PII in its inputs, for the leak scan.
+(a revoked token, rows all too old) with raw PII in its inputs, for the leak scan; its ``upload_mis_mapped``
+task maps the e-mail column to the event name (every row rejected, nothing listed).
 """
 
 from __future__ import annotations
@@ -29,6 +30,14 @@ REVOKED_CONN_ID = "tiktok_revoked"
 EVENTS_FIELD_MAP = {
     "customer_email": "email",
     "customer_phone": "phone",
+    "customer_id": "external_id",
+    "landing_url": "page_url",
+}
+#: The security scan's mis-mapped upload: e-mails land in the event name, phones in the description.
+MIS_MAPPED_FIELD_MAP = {
+    "event_name": "email",
+    "customer_email": "event",
+    "customer_phone": "description",
     "customer_id": "external_id",
     "landing_url": "page_url",
 }
@@ -141,4 +150,15 @@ with DAG(
         event_source="web",
         event_source_id="CSECURITYPIXEL00002",
         field_map=EVENTS_FIELD_MAP,
+    )
+    # A mapping mistake (issue 15): the e-mail column mapped to event, the phones to description, the event
+    # names to email. Every row is rejected for the personal data in clear text, and the task succeeds (rejects
+    # allowed) so that its summary reaches XCom and the log: neither may list an e-mail as a custom event name.
+    TikTokEventsUploadOperator(
+        task_id="upload_mis_mapped",
+        events=conf("mis_mapped_events"),
+        event_source="web",
+        event_source_id="CSECURITYPIXEL00003",
+        field_map=MIS_MAPPED_FIELD_MAP,
+        max_rejected_fraction=1.0,
     )

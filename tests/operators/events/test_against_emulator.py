@@ -7,8 +7,8 @@ import logging
 import stat
 
 import pytest
-from airflow.sdk.exceptions import AirflowFailException
 
+from airflow_provider_tiktok.compat import AirflowFailException
 from airflow_provider_tiktok.emulator import ACCESS_TOKEN
 from airflow_provider_tiktok.exceptions import TikTokApiError
 from airflow_provider_tiktok.links import XCOM_LINK_KEY

@@ -60,28 +60,26 @@ def test_the_exact_request_with_a_field_map_test_code_and_limited_data_use(tikto
     assert request.headers["Access-Token"] == FAKE_TOKEN
     moment = int(datetime(2026, 3, 10, 15, 0, tzinfo=timezone.utc).timestamp())
     email = sha("pat@example.org")
-    event_id = hashlib.sha256(
-        "\x1f".join(["CompletePayment", str(moment), email, "", "", "", "", "", "click-1", "ttp-1", ""]).encode()
-    ).hexdigest()[:36]
+    sent = {
+        "event": "CompletePayment",
+        "event_time": moment,
+        "user": {"email": email, "ttclid": "click-1", "ttp": "ttp-1", "user_agent": "UA/1"},
+        "properties": {
+            "currency": "CAD",
+            "content_type": "product",
+            "contents": [{"content_id": "a", "price": 2.5, "quantity": 2}, {"content_id": "b", "price": 1}],
+        },
+        "page": {"url": "https://shop.example.com/thanks"},
+        "limited_data_use": True,
+    }
+    # derived: SHA-256 of the whole event as sent (without event_id) in canonical JSON, first 36 hex characters
+    canonical = json.dumps(sent, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+    event_id = hashlib.sha256(canonical.encode()).hexdigest()[:36]
     assert request.json() == {
         "event_source": "web",
         "event_source_id": PIXEL,
         "test_event_code": "TEST42",
-        "data": [
-            {
-                "event": "CompletePayment",
-                "event_time": moment,
-                "event_id": event_id,
-                "user": {"email": email, "ttclid": "click-1", "ttp": "ttp-1", "user_agent": "UA/1"},
-                "properties": {
-                    "currency": "CAD",
-                    "content_type": "product",
-                    "contents": [{"content_id": "a", "price": 2.5, "quantity": 2}, {"content_id": "b", "price": 1}],
-                },
-                "page": {"url": "https://shop.example.com/thanks"},
-                "limited_data_use": True,
-            }
-        ],
+        "data": [{**sent, "event_id": event_id}],
     }
     assert summary["test_event_code"] is True
 
@@ -171,7 +169,7 @@ def test_bad_rendered_arguments_fail_before_reading_or_sending(tiktok, context, 
 def test_template_fields_and_the_link(monkeypatch):
     fields = events_op.TikTokEventsUploadOperator.template_fields
     assert {"events", "event_source_id", "sql", "sql_conn_id", "field_map", "tiktok_conn_id"} <= set(fields)
-    from airflow.sdk.execution_time.xcom import XCom
+    from airflow_provider_tiktok.compat import XCom
 
     seen = {}
 
