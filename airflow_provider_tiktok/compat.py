@@ -15,11 +15,17 @@ from airflow.providers.common.compat.sdk import (
     BaseOperatorLink,
     Context,
     ObjectStoragePath,
+    TaskDeferred,
     TaskInstanceKey,
     Variable,
     XCom,
-    mask_secret,
+    redact,
 )
+
+try:
+    from airflow.providers.common.compat.sdk import mask_secret
+except ImportError:  # common-compat before 1.23 (the newest release for Python 3.10) lacks it
+    from airflow.sdk.log import mask_secret
 
 
 def connection_hook(conn_id: str) -> Any:
@@ -37,9 +43,11 @@ __all__ = [
     "BaseOperatorLink",
     "Context",
     "ObjectStoragePath",
+    "TaskDeferred",
     "TaskInstanceKey",
     "Variable",
     "XCom",
     "connection_hook",
     "mask_secret",
+    "redact",
 ]

@@ -21,7 +21,12 @@ import os
 from datetime import timedelta
 
 import pendulum
-from airflow.sdk import DAG, CronDataIntervalTimetable
+from airflow.sdk import DAG
+
+try:
+    from airflow.sdk import CronDataIntervalTimetable
+except ImportError:  # Airflow 3.0 keeps timetables in core
+    from airflow.timetables.interval import CronDataIntervalTimetable
 
 from airflow_provider_tiktok.operators.ad_metrics import TikTokAdMetricsOperator
 

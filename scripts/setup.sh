@@ -1,12 +1,21 @@
 #!/usr/bin/env bash
-# Create or update .venv with the pinned environment (constraints.txt); safe to re-run.
+# Create or update a venv with a pinned environment; safe to re-run. Default: .venv, Airflow 3.3 on Python 3.11
+# (constraints/airflow-3.3-py3.11.txt); VENV, PYTHON and LOCK pick another leg (scripts/test.sh does).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 PY=${PYTHON:-python3}
-UV_VERSION=0.13.9
-[ -x .venv/bin/python ] || "$PY" -m venv .venv
-if [ ! -x .venv/bin/uv ]; then
-  .venv/bin/python -m pip --version >/dev/null 2>&1 || .venv/bin/python -m ensurepip --upgrade >/dev/null
-  .venv/bin/python -m pip install --quiet --disable-pip-version-check "uv==${UV_VERSION}"
+if ! "$PY" -c "" 2>/dev/null; then  # pyenv installs 3.10-3.13 without putting them all on PATH: use its copy
+  PY=$(ls -d "$(pyenv root 2>/dev/null || echo "$HOME/.pyenv")"/versions/"${PY#python}".*/bin/"$PY" 2>/dev/null | tail -1)
+  [ -n "$PY" ] || { echo "setup: no ${PYTHON} interpreter (install it, e.g. with pyenv)" >&2; exit 1; }
 fi
-.venv/bin/uv pip install --quiet --python .venv/bin/python -r requirements.in -c constraints.txt -e .
+VENV=${VENV:-.venv}
+LOCK=${LOCK:-constraints/airflow-3.3-py3.11.txt}
+UV_VERSION=0.13.9
+[ -x "$VENV/bin/python" ] || "$PY" -m venv "$VENV"
+if [ ! -x "$VENV/bin/uv" ]; then
+  "$VENV/bin/python" -m pip --version >/dev/null 2>&1 || "$VENV/bin/python" -m ensurepip --upgrade >/dev/null
+  "$VENV/bin/python" -m pip install --quiet --disable-pip-version-check "uv==${UV_VERSION}"
+fi
+# requirements.in names the newest Airflow; a lock for an older minor pins (and overrides) it.
+sed -E "s/^apache-airflow==.*$/apache-airflow/" requirements.in >"$VENV/requirements.in"
+"$VENV/bin/uv" pip install --quiet --python "$VENV/bin/python" -r "$VENV/requirements.in" -c "$LOCK" -e .

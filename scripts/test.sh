@@ -7,4 +7,7 @@ bash scripts/system_deps.sh
 .venv/bin/ruff check .
 .venv/bin/ruff format --check .
 .venv/bin/mypy
+# The other Airflow 3 minors and Pythons (unit + integration tiers, scripts/legs.sh); then
+# the main leg, Airflow 3.3 on Python 3.11, runs everything. LEGS= (empty) skips the compatibility legs.
+[ -n "${LEGS-x}" ] && bash scripts/legs.sh
 exec .venv/bin/pytest "$@"

@@ -63,10 +63,11 @@ def tiktok_conn(set_tiktok_conn: Callable[..., None]) -> str:
 @pytest.fixture
 def memory_store(monkeypatch: pytest.MonkeyPatch) -> str:
     """fsspec's in-memory file system registered as an ObjectStoragePath scheme (stands in for S3/GCS)."""
-    from airflow.sdk.io import fs
     from fsspec.implementations.memory import MemoryFileSystem
 
-    monkeypatch.setitem(fs._register_filesystems(), "memory", lambda conn_id, options=None: MemoryFileSystem())
+    from tests.helpers.airflow_compat import filesystem_registry
+
+    monkeypatch.setitem(filesystem_registry(), "memory", lambda conn_id, options=None: MemoryFileSystem())
     MemoryFileSystem.store.clear()
     MemoryFileSystem.pseudo_dirs[:] = [""]
     return "memory://tiktok-state/prod"

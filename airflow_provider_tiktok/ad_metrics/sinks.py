@@ -75,7 +75,8 @@ class JsonLinesSink:
     def __init__(self, root: str | Any, advertiser_id: str) -> None:
         self.root = as_path(root) if isinstance(root, str) else root
         self.advertiser_id = advertiser_id
-        self.location = str(self.root)
+        # As the user wrote it: Airflow 3.0 renders "memory://bucket" as "memory:///bucket".
+        self.location = root if isinstance(root, str) else str(root)
         self._changed = 0
 
     def partition(self, day: date) -> Any:
@@ -96,7 +97,7 @@ class JsonLinesSink:
             return {}
         stored = {}
         with path.open("r", encoding="utf-8") as handle:
-            for line in handle:
+            for line in iter(handle.readline, ""):  # Airflow 3.0's object-store files are not iterable
                 try:
                     record = json.loads(line)
                     stored[str(record["ad_id"])] = record["ad_metrics"]

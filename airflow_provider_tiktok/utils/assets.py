@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING, Any
 if TYPE_CHECKING:
     from airflow_provider_tiktok.compat import Asset, AssetAlias
 
-_DIGITS = re.compile(r"\s*\d+\s*")
+_DIGITS = re.compile(r"\s*[0-9]+\s*")  # ASCII digits only: an id in other digits is refused when the task runs
 _TEMPLATE_MARKERS = ("{{", "{%", "{#")
 
 

@@ -33,6 +33,12 @@ def is_local(location: str | os.PathLike[str]) -> bool:
     return "://" not in text or text.startswith("file://")
 
 
+def is_local_path(path: Any) -> bool:
+    """Whether ``path`` (from :func:`as_path`) is on the local file system. An ``ObjectStoragePath`` is a
+    ``pathlib.Path`` subclass on Airflow 3.0 (universal-pathlib 0.2), so the type alone does not tell."""
+    return isinstance(path, Path) and not hasattr(path, "protocol")
+
+
 def as_path(location: str | os.PathLike[str]) -> Any:
     """A ``pathlib.Path`` for local locations, an ``ObjectStoragePath`` for any other URI scheme."""
     text = os.fspath(location)
@@ -49,7 +55,7 @@ def ensure_dir(path: Any) -> None:
     ``Path.mkdir(parents=True, mode=...)`` applies ``mode`` to the last folder only, so each missing
     parent is created here in turn (their names can reveal DAG, run and advertiser ids).
     """
-    if isinstance(path, Path):
+    if is_local_path(path):
         for folder in [*reversed(path.parents), path]:
             if not folder.exists():
                 folder.mkdir(mode=PRIVATE_DIR_MODE, exist_ok=True)
@@ -62,7 +68,7 @@ def atomic_write_lines(path: Any, lines: Iterable[str]) -> int:
     a mix; returns the number of lines written. Local files: temp file + fsync + rename, mode 0600."""
     ensure_dir(path.parent)
     count = 0
-    if isinstance(path, Path):
+    if is_local_path(path):
         fd, tmp_name = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
         try:
             os.fchmod(fd, PRIVATE_FILE_MODE)

@@ -29,9 +29,9 @@ def dag():
 
 @pytest.fixture(scope="module")
 def timetable(dag):
-    from airflow.serialization.encoders import coerce_to_core_timetable
+    from tests.helpers.airflow_compat import core_timetable
 
-    return coerce_to_core_timetable(dag.timetable)
+    return core_timetable(dag.timetable)
 
 
 @pytest.mark.unit

@@ -141,8 +141,9 @@ def test_a_failing_run_rolls_back_everything(pg, emulator, emulator_conn, contex
         )
         conn.execute("CREATE TRIGGER no_delete BEFORE DELETE ON ad_metrics FOR EACH ROW EXECUTE FUNCTION refuse()")
     before = _rows(pg)
-    with pytest.raises(psycopg.errors.RaiseException, match="deletes refused"):
+    with pytest.raises(Exception, match="deletes refused") as refused:  # psycopg, or psycopg2 on Airflow 3.0
         _import(date_from="2026-02-01", date_to="2026-02-05").execute(context())
+    assert type(refused.value).__name__ == "RaiseException"
     assert _rows(pg) == before  # none of the upserted days stayed
     with psycopg.connect(pg.dsn) as conn:
         stuck = conn.execute("SELECT count(*) FROM pg_stat_activity WHERE state LIKE 'idle in transaction%'")
