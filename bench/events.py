@@ -189,6 +189,7 @@ def stream_child(path: str, home: str) -> None:
     from airflow_provider_tiktok.events.progress import RejectsLog, UploadProgress
     from airflow_provider_tiktok.events.rules import EventRules
     from airflow_provider_tiktok.events.upload import EventUpload
+    from airflow_provider_tiktok.hooks.envelope import TrackResult
     from airflow_provider_tiktok.utils.readers import iter_records
 
     class SerialisingHook:
@@ -198,12 +199,12 @@ def stream_child(path: str, home: str) -> None:
             self.api_calls = 0
             self.bytes = 0
 
-        def request(self, method: str, path: str, *, json: dict[str, Any]) -> dict[str, Any]:
+        def track_events(self, body: dict[str, Any]) -> TrackResult:
             import json as json_module
 
             self.api_calls += 1
-            self.bytes += len(json_module.dumps(json).encode())
-            return {}
+            self.bytes += len(json_module.dumps(body).encode())
+            return TrackResult({})
 
     hook = SerialisingHook()
     started = time.perf_counter()
