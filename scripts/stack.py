@@ -142,6 +142,8 @@ class Stack:
             AIRFLOW__CORE__TEST_CONNECTION="Enabled",
             AIRFLOW__API__PORT=str(self.api_port),
             AIRFLOW__API__BASE_URL=self.api_url,
+            # Airflow 3.0 refuses ?deserialize=true on XCom reads unless this is on (3.1+ dropped the option).
+            AIRFLOW__API__ENABLE_XCOM_DESERIALIZE_SUPPORT="True",
             AIRFLOW__DAG_PROCESSOR__REFRESH_INTERVAL="5",
             AIRFLOW__SCHEDULER__MIN_FILE_PROCESS_INTERVAL="5",
             TIKTOK_EMULATOR_URL=self.emulator_url,
