@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
-# Install the Debian packages the test suite uses for real (PostgreSQL, docker-compose, chromium), when missing.
+# Install the Debian packages the test suite uses for real (PostgreSQL, Redis, docker-compose, chromium), when missing.
 set -euo pipefail
 missing=()
 compgen -G "/usr/lib/postgresql/*/bin/initdb" >/dev/null || missing+=(postgresql)
+command -v redis-server >/dev/null || missing+=(redis-server)  # the Celery broker of the multi-host test
 command -v docker-compose >/dev/null || missing+=(docker-compose)
 [ -x /usr/bin/chromium ] || missing+=(chromium)
 [ ${#missing[@]} -eq 0 ] && exit 0
