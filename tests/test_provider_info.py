@@ -11,6 +11,7 @@ from pathlib import Path
 import pytest
 
 from airflow_provider_tiktok.get_provider_info import get_provider_info
+from airflow_provider_tiktok.hooks import connection as conn_form
 
 DIST = "airflow-provider-tiktok"
 
@@ -78,3 +79,22 @@ def test_airflow_cli_lists_the_provider_and_its_hook(airflow_cli_env):
     hooks = _airflow(airflow_cli_env, "providers", "hooks", "--output", "json")
     assert '"connection_type": "tiktok_ads"' in hooks
     assert "airflow_provider_tiktok.hooks.tiktok.TikTokAdsHook" in hooks
+
+
+@pytest.mark.integration
+def test_the_ui_connection_form_shows_every_field_on_this_airflow():
+    # The service behind the UI's /ui/connections/hook_meta: 3.0 builds the form from the hook's WTForms fields
+    # (when wtforms is importable), 3.1+ from provider info. Either way the user must see the same form.
+    from airflow.api_fastapi.core_api.services.ui.connections import HookMetaService
+
+    (meta,) = [m.model_dump() for m in HookMetaService.hook_meta_data() if m.connection_type == "tiktok_ads"]
+    extra = meta["extra_fields"] or {}
+    assert sorted(extra) == sorted(conn_form.EXTRA_FIELDS)
+    for name, (label, _description, secret) in conn_form.EXTRA_FIELDS.items():
+        schema = extra[name]["schema"]
+        assert schema["title"] == label
+        assert (schema.get("format") == "password") is secret, name
+    standard = meta["standard_fields"]
+    assert standard["password"]["title"] == "Access token"
+    assert standard["login"]["hidden"]
+    assert standard["port"]["hidden"]

@@ -10,6 +10,7 @@ from typing import Any
 from urllib.parse import urlsplit
 
 from airflow_provider_tiktok.exceptions import TikTokConfigError
+from airflow_provider_tiktok.utils.ratelimit import SHARED_SCHEMES
 
 CONN_TYPE = "tiktok_ads"
 PRODUCTION_BASE_URL = "https://business-api.tiktok.com"
@@ -35,12 +36,25 @@ EXTRA_FIELDS: dict[str, tuple[str, str, bool]] = {
     ),
     "rate_limit": (
         "Rate limit (requests/s)",
-        "Client-side cap shared by all tasks on a worker host; TikTok's default app limit is 10/s.",
+        "Client-side cap on the app's Marketing API calls (TikTok's default app limit is 10/s), shared by all "
+        "tasks of a worker host, or of every host with a rate-limit storage.",
         False,
     ),
     "events_rate_limit": (
         "Events API rate limit (requests/s)",
-        "Cap for event uploads (up to 1,000 events a request), shared by all tasks on a worker host.",
+        "Cap for event uploads (up to 1,000 events a request), shared like the rate limit.",
+        False,
+    ),
+    "rate_limit_storage": (
+        "Rate-limit storage (multi-host)",
+        "redis:// URI (e.g. the Celery broker's Redis) holding the rate limits for every worker host; "
+        "empty keeps them per host.",
+        True,
+    ),
+    "state_uri": (
+        "Shared state URI (multi-host)",
+        "Folder or object-store URI every worker reads and writes: audience ledgers and snapshots, upload "
+        "progress; empty keeps them under $AIRFLOW_HOME/tiktok/state.",
         False,
     ),
 }
@@ -55,6 +69,8 @@ UI_FIELD_BEHAVIOUR: dict[str, Any] = {
         "advertiser_id": "7000000000000000001",
         "rate_limit": str(DEFAULT_RATE_LIMIT),
         "events_rate_limit": str(DEFAULT_EVENTS_RATE_LIMIT),
+        "rate_limit_storage": "redis://redis:6379/1",
+        "state_uri": "s3://my-bucket/tiktok-state or /mnt/shared/tiktok-state",
     },
 }
 
@@ -76,16 +92,17 @@ def ui_field_behaviour_kebab() -> dict[str, Any]:
 
 
 def connection_form_widgets() -> dict[str, Any]:
-    """WTForms widgets for Airflow 3.0-3.1, which read the form from the hook class."""
-    from flask_appbuilder.fieldwidgets import BS3PasswordFieldWidget, BS3TextFieldWidget
-    from flask_babel import lazy_gettext
+    """WTForms fields for Airflow 3.0-3.1, which read the form from the hook class.
+
+    Plain WTForms fields, no Flask-AppBuilder widget or Flask-Babel: Airflow 3's UI never renders them; its
+    hook-metadata service converts the fields into a schema (on 3.0 it needs ``wtforms`` importable to do so).
+    """
     from wtforms import PasswordField, StringField
 
-    widgets: dict[str, Any] = {}
-    for name, (label, description, secret) in EXTRA_FIELDS.items():
-        field_class, widget = (PasswordField, BS3PasswordFieldWidget) if secret else (StringField, BS3TextFieldWidget)
-        widgets[name] = field_class(lazy_gettext(label), description=description, widget=widget())
-    return widgets
+    return {
+        name: (PasswordField if secret else StringField)(label, description=description)
+        for name, (label, description, secret) in EXTRA_FIELDS.items()
+    }
 
 
 @dataclass(frozen=True)
@@ -101,6 +118,10 @@ class TikTokConnectionConfig:
     refresh_token: str | None
     rate_limit: float
     events_rate_limit: float = DEFAULT_EVENTS_RATE_LIMIT
+    #: Redis URI of the rate limits shared by every host (None: per host). May carry a password: never logged.
+    rate_limit_storage: str | None = None
+    #: Root of the state every worker must see (None: ``$AIRFLOW_HOME/tiktok/state`` of each host).
+    state_uri: str | None = None
 
     @property
     def api_root(self) -> str:
@@ -162,6 +183,12 @@ def config_from_connection(
             raise TikTokConfigError(f"Connection {conn_id!r}: extra field {name!r} must be a positive number")
         return value
 
+    storage = text("rate_limit_storage")
+    if storage is not None and urlsplit(storage).scheme not in SHARED_SCHEMES:
+        raise TikTokConfigError(
+            f"Connection {conn_id!r}: extra field 'rate_limit_storage' must be a URI of scheme "
+            + ", ".join(f"{scheme}://" for scheme in SHARED_SCHEMES)
+        )
     advertiser_id = text("advertiser_id")
     if advertiser_id is not None and not (advertiser_id.isascii() and advertiser_id.isdigit()):
         raise TikTokConfigError(f"Connection {conn_id!r}: extra field 'advertiser_id' must be digits only")
@@ -175,4 +202,6 @@ def config_from_connection(
         refresh_token=text("refresh_token"),
         rate_limit=rate("rate_limit", rate_limit, DEFAULT_RATE_LIMIT),
         events_rate_limit=rate("events_rate_limit", events_rate_limit, DEFAULT_EVENTS_RATE_LIMIT),
+        rate_limit_storage=storage,
+        state_uri=text("state_uri"),
     )
