@@ -16,6 +16,7 @@ from airflow_provider_tiktok.emulator.testing import EmulatorServer
 from tests.helpers.clock import EMULATOR_NOW
 from tests.helpers.connections import conn_json
 from tests.helpers.postgres import PostgresServer, find_bin_dir
+from tests.helpers.redis import RedisServer, find_redis_server
 
 # Isolate every test process from the developer's own Airflow before anything imports Airflow.
 _SESSION_HOME = Path(tempfile.mkdtemp(prefix="tiktok-airflow-home-"))
@@ -95,6 +96,16 @@ def postgres_server() -> Iterator[PostgresServer]:
     if bin_dir is None:
         pytest.skip("PostgreSQL server binaries (initdb, pg_ctl) not found: apt-get install postgresql")
     with PostgresServer(bin_dir) as server:
+        yield server
+
+
+@pytest.fixture(scope="session")
+def redis_server() -> Iterator[RedisServer]:
+    """A Redis server for the test session; skipped only when ``redis-server`` is not installed."""
+    binary = find_redis_server()
+    if binary is None:
+        pytest.skip("redis-server not found: apt-get install redis-server")
+    with RedisServer(binary) as server:
         yield server
 
 

@@ -23,7 +23,7 @@ from airflow_provider_tiktok.hooks.envelope import TrackResult, encode_params, p
 from airflow_provider_tiktok.hooks.paging import ItemKey, ListingCheck, by_dimensions, by_field, by_value
 from airflow_provider_tiktok.hooks.retry import BeforeRetry, RetryPolicy
 from airflow_provider_tiktok.hooks.tokens import TOKENLESS_PATHS, TokenMixin, mask
-from airflow_provider_tiktok.utils.ratelimit import RateLimiter, shared_limiter
+from airflow_provider_tiktok.utils.ratelimit import Limiter, shared_limiter
 
 log = logging.getLogger(__name__)
 
@@ -52,7 +52,8 @@ class TikTokAdsHook(TokenMixin, BaseHook):
     :param max_attempts: attempts per request for retryable failures (first try included).
     :param backoff_base: first retry delay in seconds; doubles on each retry (with jitter).
     :param backoff_max: cap of a single retry delay in seconds.
-    :param rate_limit: requests per second to the Marketing API, shared by every task on this host;
+    :param rate_limit: requests per second to the Marketing API, shared by every task on this host (on every
+        host with the connection's ``rate_limit_storage``);
         defaults to the connection's ``rate_limit`` extra, else 10 (TikTok's default app limit).
     :param events_rate_limit: requests per second to the Events API (``event/track/``), shared the same
         way; defaults to the connection's ``events_rate_limit`` extra, else 100.
@@ -109,7 +110,7 @@ class TikTokAdsHook(TokenMixin, BaseHook):
     def config(self) -> TikTokConnectionConfig:
         """The validated connection, read once; secrets registered with the masker."""
         config = conn_form.config_from_connection(self.get_connection(self.tiktok_conn_id), **self._rate_overrides)
-        for secret in (config.access_token, config.app_secret, config.refresh_token):
+        for secret in (config.access_token, config.app_secret, config.refresh_token, config.rate_limit_storage):
             mask(secret)
         return config
 
@@ -118,7 +119,7 @@ class TikTokAdsHook(TokenMixin, BaseHook):
         """A hook for an in-memory config (the OAuth helper, which runs before any connection exists)."""
         hook = cls(config.conn_id, **kwargs)
         hook.__dict__["config"] = config
-        for secret in (config.access_token, config.app_secret, config.refresh_token):
+        for secret in (config.access_token, config.app_secret, config.refresh_token, config.rate_limit_storage):
             mask(secret)
         return hook
 
@@ -137,15 +138,16 @@ class TikTokAdsHook(TokenMixin, BaseHook):
         return self.session
 
     @cached_property
-    def _limiters(self) -> tuple[RateLimiter, RateLimiter]:
-        """This app's host-wide limiters, looked up once per hook: the Marketing API's and the Events API's."""
-        key = f"{self.config.base_url}|{self.config.app_id}"
-        return shared_limiter(key, self.config.rate_limit), shared_limiter(
-            key + "|events", self.config.events_rate_limit
+    def _limiters(self) -> tuple[Limiter, Limiter]:
+        """This app's limiters (host-wide, or for every host with ``rate_limit_storage``), looked up once per hook:
+        the Marketing API's and the Events API's."""
+        key, storage = f"{self.config.base_url}|{self.config.app_id}", self.config.rate_limit_storage
+        return shared_limiter(key, self.config.rate_limit, storage), shared_limiter(
+            key + "|events", self.config.events_rate_limit, storage
         )
 
-    def limiter(self, path: str) -> RateLimiter:
-        """The host-wide limiter of ``path``'s budget: the Events API's own, or the app's Marketing API one."""
+    def limiter(self, path: str) -> Limiter:
+        """The limiter of ``path``'s budget: the Events API's own, or the app's Marketing API one."""
         marketing, events = self._limiters
         return events if path.startswith(EVENTS_PATH) else marketing
 

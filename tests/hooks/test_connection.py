@@ -50,6 +50,16 @@ def test_extras_accept_plain_and_ui_prefixed_names():
     assert plain.events_rate_limit == conn_form.DEFAULT_EVENTS_RATE_LIMIT
 
 
+def test_multi_host_extras_default_to_per_host():
+    config = conn_form.config_from_connection(make_conn())
+    assert (config.rate_limit_storage, config.state_uri) == (None, None)
+    shared = conn_form.config_from_connection(
+        make_conn(rate_limit_storage=" redis://:pw@redis:6379/1 ", extra__tiktok_ads__state_uri="s3://bucket/state")
+    )
+    assert (shared.rate_limit_storage, shared.state_uri) == ("redis://:pw@redis:6379/1", "s3://bucket/state")
+    assert "pw" not in repr(shared)
+
+
 @pytest.mark.parametrize(
     ("extra", "field"),
     [
@@ -59,6 +69,8 @@ def test_extras_accept_plain_and_ui_prefixed_names():
         ({"rate_limit": "nan"}, "rate_limit"),
         ({"events_rate_limit": "inf"}, "events_rate_limit"),
         ({"events_rate_limit": "0"}, "events_rate_limit"),
+        ({"rate_limit_storage": "memcached://cache-secret:11211"}, "rate_limit_storage"),
+        ({"rate_limit_storage": "cache-secret:6379"}, "rate_limit_storage"),
     ],
 )
 def test_bad_extras_name_the_field_not_the_value(extra, field):
@@ -70,8 +82,18 @@ def test_bad_extras_name_the_field_not_the_value(extra, field):
 
 def test_one_field_spec_feeds_both_form_styles():
     fields = conn_form.conn_fields()
-    assert set(fields) == {"app_id", "app_secret", "advertiser_id", "refresh_token", "rate_limit", "events_rate_limit"}
-    assert {n for n, f in fields.items() if f["schema"].get("format") == "password"} == {"app_secret", "refresh_token"}
+    assert set(fields) == {
+        "app_id",
+        "app_secret",
+        "advertiser_id",
+        "refresh_token",
+        "rate_limit",
+        "events_rate_limit",
+        "rate_limit_storage",
+        "state_uri",
+    }
+    secret = {n for n, f in fields.items() if f["schema"].get("format") == "password"}
+    assert secret == {"app_secret", "refresh_token", "rate_limit_storage"}  # a Redis URI may carry a password
     behaviour = TikTokAdsHook.get_ui_field_behaviour()
     assert behaviour["relabeling"] == {"host": "API base URL (empty = production)", "password": "Access token"}
     assert "host" not in behaviour["hidden_fields"]
