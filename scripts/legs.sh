@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # The compatibility legs of the README test command: the unit and integration tiers on every other Airflow 3
 # minor (Python 3.11) and on Airflow 3.3 with Python 3.10 and 3.13, each in its own venv pinned by its lock in
-# constraints/, plus a real-Airflow smoke on Airflow 3.0 (standalone runs the example DAGs green). Two legs run
-# at a time (2 cores); each leg's output goes to .artifacts/legs/<leg>.log and one summary line is printed.
+# constraints/, plus on Airflow 3.0 a real-Airflow smoke (standalone runs the example DAGs green) and the built
+# wheel in a clean venv (scripts/wheel_check.sh). Two legs run at a time (2 cores); each leg's output goes to
+# .artifacts/legs/<leg>.log and one summary line is printed.
 # tests/bench (it times the benchmark scripts, not the provider) runs on the main leg only. Any failure fails.
 set -uo pipefail
 cd "$(dirname "$0")/.."
@@ -18,15 +19,17 @@ run_leg() {  # <airflow minor> <python>: set up the leg's venv and run its tiers
   "$venv/bin/python" -m pytest -m "unit or integration" -q -p no:randomly --ignore=tests/bench \
     >>"$log" 2>&1
   local status=$?
-  # The real-Airflow smoke on 3.0 (SMOKE=0 skips it): standalone runs the three example DAGs green.
+  # On 3.0 (SMOKE=0 skips both): the real-Airflow smoke (standalone runs the three example DAGs green), and the
+  # built wheel in a clean Airflow 3.0.6 venv (providers list shows it, the example DAGs import).
   if [ "$minor" = "3.0" ] && [ "${SMOKE:-1}" = "1" ] && [ $status -eq 0 ]; then
     "$venv/bin/python" -m pytest -m e2e -q -p no:randomly \
       "tests/e2e/test_example_dags.py::test_the_example_dags_are_the_three_operators" \
       "tests/e2e/test_example_dags.py::test_each_example_dag_runs_green_and_returns_its_summary" >>"$log" 2>&1
     status=$?
+    [ $status -ne 0 ] || { bash scripts/wheel_check.sh >>"$log" 2>&1; status=$?; }
   fi
   local summary
-  summary=$(grep -E "(passed|failed|error).* in [0-9.]+s" "$log" | tr -d '=' | xargs -L1 | paste -sd ';' -)
+  summary=$(grep -E "(passed|failed|error).* in [0-9.]+s|^wheel check: .*whl" "$log" | tr -d '=' | xargs -L1 | paste -sd ';' -)
   echo "leg $name ($((SECONDS - started)) s incl. setup): ${summary:-no summary} [exit $status]"
   return $status
 }
