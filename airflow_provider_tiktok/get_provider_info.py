@@ -11,10 +11,12 @@ PACKAGE_NAME = "airflow-provider-tiktok"
 OPERATOR_MODULES = ("ad_metrics", "audience", "events")
 #: One link class serves the three operators (each instance named for its Ads Manager page).
 EXTRA_LINKS = ("airflow_provider_tiktok.links.TikTokLink",)
+#: The TikTok Ads page (also the ``airflow.plugins`` entry point, which Airflow reads when providers load lazily).
+PLUGINS = ({"name": "tiktok_ads", "plugin-class": "airflow_provider_tiktok.ui.plugin.TikTokAdsPlugin"},)
 
 
 def get_provider_info() -> dict[str, Any]:
-    """Describe the provider: hooks, operators, connection form and extra links."""
+    """Describe the provider: hooks, operators, connection form, extra links and the UI plugin."""
     return {
         "package-name": PACKAGE_NAME,
         "name": "TikTok Ads",
@@ -45,4 +47,5 @@ def get_provider_info() -> dict[str, Any]:
             }
         ],
         "extra-links": list(EXTRA_LINKS),
+        "plugins": [dict(plugin) for plugin in PLUGINS],
     }
