@@ -5,7 +5,8 @@ One folder per advertiser and audience under a state root (a local folder or any
     <root>/audiences/<advertiser_id>/<audience key>/
         ledger.json      calls per UTC day, audience id, pointer to the accepted snapshot
         snapshots/       sorted hashed-id files; the ledger names the accepted one
-        .lock            flock target (local roots only)
+        claims/<day>/    one exclusively created file per call: the daily limit across workers (``claims``)
+        .lock            flock target (local and mounted roots)
 
 Every audience call is *reserved* in ``ledger.json`` (written and fsynced) before it is sent, so a crash
 between the reservation and the call wastes one call of the day but can never let the count exceed the
@@ -15,10 +16,12 @@ audience, not by the run.
 Near 00:00 UTC a call counts on both days (:meth:`AudienceLedger.days_counted`): it may reach TikTok after
 midnight and the clocks may differ. A damaged ledger or snapshot stops the sync before any call (``damage``).
 
-Concurrency: on a local root :meth:`AudienceLedger.locked` holds an exclusive ``fcntl.flock`` on ``.lock``
-for the whole sync (released by the kernel if the process dies). Object stores offer no lock: there the
-Airflow pool ``tiktok_audience`` (one slot per audience) must serialise syncs; two workers syncing one
-audience at once could both read the same count. ``flock`` on NFS is only as good as the NFS lock manager.
+Concurrency across workers and hosts: the Airflow pool ``tiktok_audience`` (one slot per audience) serialises
+syncs; on a local or mounted root :meth:`AudienceLedger.locked` also holds an exclusive ``fcntl.flock`` on
+``.lock`` for the whole sync (released by the kernel if the process dies; across hosts as good as the network
+file system's lock manager, e.g. NFSv4). Object stores offer no lock. If two syncs race anyway, the budget
+still holds: each call first claims a slot of its day by exclusive create (``claims``), and the counts
+checked are the larger of the ledger's and the claims'; the ledger itself keeps the last writer's record.
 No Airflow import.
 """
 
@@ -37,6 +40,7 @@ from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 
+from airflow_provider_tiktok.audiences import claims
 from airflow_provider_tiktok.audiences.damage import Damage, DamagedState, checked_lines, decode_ledger, repair_command
 from airflow_provider_tiktok.audiences.locking import flock
 from airflow_provider_tiktok.audiences.plan import TIKTOK_DAILY_CALL_LIMIT, utc_day, utc_day_end, utc_days_between
@@ -232,6 +236,10 @@ class AudienceLedger:
         self._require_lock()
         return counted_on(self._data["calls"], day)
 
+    def _used(self, day: str) -> int:
+        """Calls counted on ``day``: the ledger's, or the claims' when a racing or crashed sync claimed more."""
+        return max(len(self._counted(day)), claims.claimed(self.folder, day))
+
     def calls_on(self, now: datetime) -> list[dict[str, Any]]:
         """The calls counted on ``now``'s UTC day (reserved, accepted, failed or unknown: each one counts)."""
         return self._counted(utc_day(now))
@@ -242,19 +250,23 @@ class AudienceLedger:
 
     def calls_left(self, now: datetime) -> int:
         """Audience calls that may still be reserved at ``now`` (on every day such a call counts against)."""
-        used = max(len(self._counted(day)) for day in self.days_counted(now))
+        used = max(self._used(day) for day in self.days_counted(now))
         return max(0, self.daily_call_limit - used)
 
     def check_budget(self, needed: int, now: datetime) -> None:
         """Raise :class:`DailyCallLimitReached` unless ``needed`` calls fit on every day they would count against."""
         for day in self.days_counted(now):
-            used = len(self._counted(day))
+            used = self._used(day)
             if used + needed > self.daily_call_limit:
-                label = self._data.get("audience_id") or self.key
-                end = utc_day_end(day)
-                resets_at = end if end > now else end + self.clock_skew
-                other = None if day == utc_day(now) else day
-                raise DailyCallLimitReached(label, used, self.daily_call_limit, needed, resets_at, day=other)
+                raise self._limit_reached(day, used, needed, now)
+
+    def _limit_reached(self, day: str, used: int, needed: int, now: datetime) -> DailyCallLimitReached:
+        """The error for ``needed`` more calls on a ``day`` that has ``used`` of its limit."""
+        end = utc_day_end(day)
+        resets_at = end if end > now else end + self.clock_skew
+        other = None if day == utc_day(now) else day
+        label = self._data.get("audience_id") or self.key
+        return DailyCallLimitReached(label, used, self.daily_call_limit, needed, resets_at, day=other)
 
     def reserve(self, action: str, now: datetime, *, run: str | None = None) -> str:
         """Record a call about to be sent (durably, before sending it) and return its reservation id.
@@ -264,6 +276,7 @@ class AudienceLedger:
         self.check_budget(1, now)
         reservation = uuid.uuid4().hex
         day = utc_day(now)
+        self._claim(reservation, now)
         calls = self._data["calls"]
         self._data["seq"] = seq = int(self._data.get("seq", 0)) + 1
         entry = {"id": reservation, "seq": seq, "action": action, "at": now.isoformat(), "run": run, "status": RESERVED}
@@ -274,7 +287,31 @@ class AudienceLedger:
         for old in sorted(calls)[:-KEEP_DAYS]:
             del calls[old]
         self._write()
+        claims.prune(self.folder, sorted(calls)[-KEEP_DAYS:])
         return reservation
+
+    def _claim(self, reservation: str, now: datetime) -> None:
+        """Claim a slot on every day the call counts against, or none: DailyCallLimitReached when a day is full."""
+        taken: list[tuple[str, int]] = []
+        for day in self.days_counted(now):
+            slot = claims.claim(self.folder, day, self.daily_call_limit, reservation, now.isoformat())
+            if slot is None:  # a racing sync took the last slot since check_budget
+                for claimed_day, claimed_slot in taken:
+                    claims.release(self.folder, claimed_day, claimed_slot)
+                label = self._data.get("audience_id") or self.key
+                end = utc_day_end(day)
+                raise DailyCallLimitReached(
+                    label, self.daily_call_limit, self.daily_call_limit, 1, end + self.clock_skew
+                )
+            if slot > len(self._counted(day)) + 1:
+                log.warning(
+                    "Audience %s: %d call(s) of %s were claimed outside this ledger (a sync on another worker at the "
+                    "same time, or one that crashed); they count against the daily limit",
+                    self.key,
+                    slot - 1 - len(self._counted(day)),
+                    day,
+                )
+            taken.append((day, slot))
 
     def settle(
         self,
