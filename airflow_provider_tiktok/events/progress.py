@@ -25,15 +25,23 @@ def run_key(dag_id: str, task_id: str, run_id: str, map_index: int = -1) -> str:
     return "/".join(quote(str(part), safe="") for part in parts)
 
 
-def progress_location(key: str, state_uri: str | None = None) -> str:
-    """The run's progress file: under ``state_uri`` when given, else ``$AIRFLOW_HOME/tiktok/state/events``."""
-    root = state_uri.rstrip("/") if state_uri else str(default_root("state") / "events")
+def progress_location(key: str, state_uri: str | None = None, *, shared_root: str | None = None) -> str:
+    """The run's progress file: under ``state_uri`` when given, else ``<shared_root>/events`` (the state every
+    worker sees, from the connection), else ``$AIRFLOW_HOME/tiktok/state/events``."""
+    if state_uri:
+        root = state_uri.rstrip("/")
+    else:
+        root = f"{shared_root.rstrip('/')}/events" if shared_root else str(default_root("state") / "events")
     return f"{root}/{key}.json"
 
 
-def rejects_location(key: str, rejects_uri: str | None = None) -> str:
-    """The run's rejects file: ``rejects_uri`` when given, else ``$AIRFLOW_HOME/tiktok/rejects/events``."""
-    return rejects_uri or f"{default_root('rejects') / 'events'}/{key}.jsonl"
+def rejects_location(key: str, rejects_uri: str | None = None, *, shared_root: str | None = None) -> str:
+    """The run's rejects file: ``rejects_uri`` when given, else under ``<shared_root>/rejects/events`` (a retry on
+    another worker carries the earlier attempt's rejections over), else ``$AIRFLOW_HOME/tiktok/rejects/events``."""
+    if rejects_uri:
+        return rejects_uri
+    root = f"{shared_root.rstrip('/')}/rejects" if shared_root else str(default_root("rejects"))
+    return f"{root}/events/{key}.jsonl"
 
 
 class UploadProgress:

@@ -80,8 +80,9 @@ class TikTokAudienceSyncOperator(BaseOperator):
     :param advertiser_id: the advertiser; default the connection's ``advertiser_id`` extra (templated).
     :param mode: ``mirror`` (make the audience equal ``members``), ``append`` or ``remove`` (send the list).
     :param tiktok_conn_id: the ``tiktok_ads`` connection (templated).
-    :param state_uri: root of the ledger and snapshots; default ``$AIRFLOW_HOME/tiktok/state``; use an
-        ObjectStoragePath URI shared by all workers when tasks run on several machines (templated).
+    :param state_uri: root of the ledger and snapshots; default the connection's ``state_uri`` extra, else
+        ``$AIRFLOW_HOME/tiktok/state``; when tasks run on several machines it must be a folder or ObjectStoragePath
+        URI every worker sees (templated).
     :param daily_call_limit: audience calls allowed per UTC day, at most TikTok's 24.
     :param min_audience_size: an update that would leave fewer members is withheld (at least TikTok's 1,000).
     :param on_quota_exhausted: ``defer`` (wait for 00:00 UTC without a worker slot, then sync the current
@@ -219,7 +220,7 @@ class TikTokAudienceSyncOperator(BaseOperator):
             mode=self.mode,
             audience_id=str(self.audience_id).strip() if self.audience_id not in (None, "") else None,
             audience_name=self.audience_name or None,
-            state_uri=self.state_uri,
+            state_uri=self.state_uri or self.hook.config.state_uri,
             rejects_uri=self.rejects_uri,
             daily_call_limit=self.daily_call_limit,
             min_audience_size=self.min_audience_size,

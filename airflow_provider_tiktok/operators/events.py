@@ -93,9 +93,9 @@ class TikTokEventsUploadOperator(BaseOperator):
     :param max_in_flight: requests sent at the same time (through the connection's rate limit).
     :param max_rejected_fraction: share of rows that may be rejected before the task fails (0 means none).
     :param rejects_uri: JSON Lines file for rejected rows (templated); default
-        ``$AIRFLOW_HOME/tiktok/rejects/events/<dag>/<task>/<run>.jsonl``.
-    :param state_uri: folder of the per-run progress files (templated); default
-        ``$AIRFLOW_HOME/tiktok/state/events``. Use shared storage when retries may run on another worker.
+        ``<connection state_uri>/rejects/events/<dag>/<task>/<run>.jsonl``, else under ``$AIRFLOW_HOME/tiktok``.
+    :param state_uri: folder of the per-run progress files (templated); default ``<connection state_uri>/events``,
+        else ``$AIRFLOW_HOME/tiktok/state/events``. Retries may run on another worker: use shared storage there.
     :param advertiser_id: advertiser whose Events Manager the task's link opens; None means the
         connection's ``advertiser_id`` extra (templated).
     :param app_id: for app events, the app's store id (App Store id or Google Play package name) sent as
@@ -216,7 +216,7 @@ class TikTokEventsUploadOperator(BaseOperator):
     def _upload(self, context: Context) -> EventUpload:
         """This attempt's upload: rules checked, link pushed, progress and rejects files of the run."""
         rules = self._rules()
-        key = self._run_key(context)
+        key, shared = self._run_key(context), self.hook.config.state_uri
         context["ti"].xcom_push(key=XCOM_LINK_KEY, value=events_manager_url(self._advertiser_id()))
         return EventUpload(
             self.hook,
@@ -224,8 +224,8 @@ class TikTokEventsUploadOperator(BaseOperator):
             self._request(),
             self._batch_size(),
             self.max_in_flight,
-            UploadProgress(progress_location(key, self.state_uri), self._scope()),
-            RejectsLog(rejects_location(key, self.rejects_uri), context["run_id"]),
+            UploadProgress(progress_location(key, self.state_uri, shared_root=shared), self._scope()),
+            RejectsLog(rejects_location(key, self.rejects_uri, shared_root=shared), context["run_id"]),
         )
 
     def _batch_size(self) -> int:
