@@ -109,6 +109,7 @@ class Stack:
         extra_env: dict[str, str] | None = None,
         emulator_args: Iterable[str] = (),
         dags_folder: Path = DAGS_FOLDER,
+        conn_extra: dict[str, str] | None = None,
     ) -> None:
         self.home = Path(home).resolve()
         self.dags_folder = Path(dags_folder)
@@ -116,6 +117,7 @@ class Stack:
         self.emulator_port = emulator_port or free_port()
         self.extra_env = extra_env or {}
         self.emulator_args = list(emulator_args)
+        self.conn_extra = conn_extra or {}
         self.procs: dict[str, subprocess.Popen] = {}
         self._token: str | None = None
         self.session = requests.Session()
@@ -263,15 +265,16 @@ class Stack:
         return answer.json() if answer.content else None
 
     def create_connection(self) -> None:
-        """``tiktok_default`` pointing at the emulator (replaced if it exists)."""
+        """``tiktok_default`` pointing at the emulator (replaced if it exists), with ``conn_extra`` added."""
         from airflow_provider_tiktok.emulator import ACCESS_TOKEN, APP_ID, APP_SECRET
 
+        extra = {"app_id": APP_ID, "app_secret": APP_SECRET, "advertiser_id": "7000000000000000001", **self.conn_extra}
         body = {
             "connection_id": "tiktok_default",
             "conn_type": "tiktok_ads",
             "host": self.emulator_url,
             "password": ACCESS_TOKEN,
-            "extra": json.dumps({"app_id": APP_ID, "app_secret": APP_SECRET, "advertiser_id": "7000000000000000001"}),
+            "extra": json.dumps(extra),
         }
         self.api("DELETE", "/api/v2/connections/tiktok_default", ok=(204, 404))
         self.api("POST", "/api/v2/connections", json=body)
