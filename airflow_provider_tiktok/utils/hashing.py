@@ -13,16 +13,16 @@ A phone is kept only when libphonenumber says it is a valid number of its countr
 
 from __future__ import annotations
 
-import functools
 import hashlib
 import re
 from typing import NamedTuple
 from urllib.parse import unquote
 
 import phonenumbers
-from phonenumbers import Leniency, PhoneMetadata, PhoneNumberDesc, PhoneNumberMatcher, ValidationResult
+from phonenumbers import Leniency, PhoneNumberMatcher, ValidationResult
 
 from airflow_provider_tiktok.exceptions import TikTokConfigError
+from airflow_provider_tiktok.utils.phone_shapes import NANP_REGIONS, nanp_e164, national_e164
 
 _HEX64 = re.compile(r"[0-9a-fA-F]{64}")
 #: A local part without spaces, angle brackets, quotes or list separators; a domain of dot-separated labels
@@ -33,13 +33,6 @@ _UUID = re.compile(r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12
 _ZERO_UUID = "00000000-0000-0000-0000-000000000000"
 #: RFC 5321's longest usable address (a longer one cannot be delivered, so it identifies no one).
 MAX_EMAIL_LENGTH = 254
-#: US/Canadian numbers in their everyday shapes (``(415) 555-2671``, ``+1 415.555.2671``): E.164 is "+1" and
-#: the ten digits, as phonenumbers gives (the tests compare both on random shapes), at a fraction of the
-#: cost; the number must still be valid (``_valid_nanp``). Everything else goes through phonenumbers.
-_NANP_SHAPE = re.compile(r"(?:\+?1[ .-]?)?\(?([2-9]\d{2})\)?[ .-]?(\d{3})[ .-]?(\d{4})")
-_NANP_FAST_REGIONS = frozenset({"US", "CA"})
-#: The first region of country code 1 (US): phonenumbers tries it first when it looks for a number's region.
-_NANP_MAIN_REGION = phonenumbers.region_code_for_country_code(1)
 
 #: Opening quote -> the closing quotes that balance it: straight, backtick, typographic (English, German,
 #: Swedish, French guillemets both ways), full-width and CJK corner brackets.
@@ -263,51 +256,21 @@ def _several_phones(text: str) -> bool:
     return False
 
 
-@functools.cache
-def _main_nanp_region_pattern() -> re.Pattern[str]:
-    """One compiled pattern for the ten-digit numbers phonenumbers finds valid in the first region of country
-    code 1 (US): its general pattern and any of its number types (fixed line, mobile, toll free...), each
-    taken when ten digits is one of its lengths, as ``phonenumbers.is_valid_number_for_region`` checks them
-    one by one (a tenth of the cost; the tests compare both on random numbers)."""
-    meta = PhoneMetadata.metadata_for_region(_NANP_MAIN_REGION)
-    assert meta is not None
-
-    def ten_digits(desc: PhoneNumberDesc | None) -> str | None:
-        if desc is None or not desc.national_number_pattern:
-            return None
-        return desc.national_number_pattern if not desc.possible_length or 10 in desc.possible_length else None
-
-    kinds = [meta.premium_rate, meta.toll_free, meta.shared_cost, meta.voip, meta.personal_number, meta.pager]
-    kinds += [meta.uan, meta.voicemail, meta.fixed_line, meta.mobile]
-    types = [pattern for pattern in map(ten_digits, kinds) if pattern]
-    general = ten_digits(meta.general_desc)
-    if not general or not types:
-        return re.compile(r"(?!)")  # never matches: every number takes phonenumbers' own check
-    return re.compile(f"(?=(?:{general})\\Z)(?:{'|'.join(f'(?:{pattern})' for pattern in types)})")
-
-
-def _valid_nanp(national: str) -> bool:
-    """A ten-digit North American number is valid somewhere in the plan (phonenumbers' metadata): the main
-    region (most numbers) by one pattern, then phonenumbers' own check over every region of country code 1."""
-    if _main_nanp_region_pattern().fullmatch(national):
-        return True
-    return phonenumbers.is_valid_number(phonenumbers.PhoneNumber(country_code=1, national_number=int(national)))
-
-
 def normalise_phone(value: object, default_region: str = "US") -> str:
     """E.164 form (``+14155552671``) of a number valid in its country; numbers without a country code are
     read in ``default_region``. A number libphonenumber finds merely possible (``555-0199``: a local number
-    without its area code) is refused: its E.164 form would be made up."""
+    without its area code) is refused: its E.164 form would be made up. The most common shapes take exact
+    shortcuts (``phone_shapes``); the rest, and every refusal, phonenumbers' full parse."""
     text = _unwrapped_phone(_text(value, "phone"))
     region = default_region.upper()
-    if region in _NANP_FAST_REGIONS:
-        match = _NANP_SHAPE.fullmatch(text)
-        if match:
-            national = "".join(match.groups())
-            if _valid_nanp(national):
-                return "+1" + national
+    e164 = nanp_e164(text) if region in NANP_REGIONS else None
+    if e164:
+        return e164
     if len(text) >= 15 and _several_phones(text):  # two numbers of 7 digits and a separator: 15 characters
         raise InvalidIdentifier("phone", "holds more than one phone number (a list?): give one number a row")
+    e164 = national_e164(text, region)
+    if e164:
+        return e164
     try:
         number = phonenumbers.parse(text, region)
     except phonenumbers.NumberParseException:

@@ -25,7 +25,7 @@ from airflow_provider_tiktok.utils.hashing import (
     phone_region,
     prehashed,
 )
-from airflow_provider_tiktok.utils.hashing import _valid_nanp as valid_nanp
+from airflow_provider_tiktok.utils.phone_shapes import valid_nanp
 
 pytestmark = pytest.mark.unit
 
