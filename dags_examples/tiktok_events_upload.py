@@ -19,14 +19,18 @@ import io
 import os
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
+from typing import Any
 
 import pendulum
 from airflow.sdk import DAG, task
 
 from airflow_provider_tiktok.operators.events import TikTokEventsUploadOperator
-from airflow_provider_tiktok.utils.storage import atomic_write_lines, default_root
+from airflow_provider_tiktok.utils.storage import as_path, atomic_write_lines, default_root
 
 SHIPPED_EVENTS = Path(__file__).parent / "data" / "tiktok_events.csv"
+#: Where the staged copy goes. With workers on several hosts the upload may run on another host than the
+#: staging task: name a folder or object-store URI every worker sees (default: this worker's $AIRFLOW_HOME).
+STAGING_URI = os.environ.get("TIKTOK_EXAMPLE_STAGING_URI")
 #: Your pixel code (Events Manager -> Data sources); the emulator accepts any.
 PIXEL_CODE = os.environ.get("TIKTOK_PIXEL_CODE", "CEXAMPLEPIXEL000001")
 #: The export's column names -> the Events API fields.
@@ -47,7 +51,7 @@ FIELD_MAP = {
 }
 
 
-def stage_events(source: Path, target: Path, now: datetime) -> int:
+def stage_events(source: Path, target: Any, now: datetime) -> int:
     """Copy ``source`` with every ``occurred_at`` moved by one offset, the newest to ten minutes before ``now``;
     returns the number of rows."""
     with source.open(newline="", encoding="utf-8") as handle:
@@ -83,7 +87,8 @@ with DAG(
     @task
     def stage_demo_events(run_id: str) -> str:
         """The shipped export with recent times, in a private file for this run."""
-        target = default_root("demo") / "events" / f"{run_id.replace(':', '-').replace('+', '_')}.csv"
+        root = as_path(STAGING_URI) if STAGING_URI else default_root("demo")
+        target = root / "events" / f"{run_id.replace(':', '-').replace('+', '_')}.csv"
         stage_events(SHIPPED_EVENTS, target, datetime.now(timezone.utc))
         return str(target)
 
