@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import shutil
 import subprocess
 from pathlib import Path
@@ -20,6 +21,7 @@ AIRFLOW_SERVICES = {
     "airflow-dag-processor",
     "airflow-triggerer",
     "airflow-worker",
+    "airflow-worker-2",
 }
 
 
@@ -62,7 +64,24 @@ def test_every_airflow_service_installs_the_provider_from_this_checkout(resolved
 def test_airflow_services_share_the_state_volume_and_the_dags(resolved, service):
     # docker-compose 1.29 renders mounts as "source:target:mode".
     mounts = {tuple(m.split(":")[:2]) for m in resolved["services"][service]["volumes"]}
-    assert ("tiktok-state", "/opt/airflow/tiktok") in mounts
+    assert ("tiktok-shared", "/opt/airflow/shared") in mounts
     assert (str(REPO / "dags_examples"), "/opt/airflow/dags") in mounts
-    connection = resolved["services"][service]["environment"]["AIRFLOW_CONN_TIKTOK_DEFAULT"]
-    assert '"conn_type": "tiktok_ads"' in connection
+    assert not any(target.startswith("/opt/airflow/tiktok") for _, target in mounts)  # host-local stays local
+    env = resolved["services"][service]["environment"]
+    connection = json.loads(env["AIRFLOW_CONN_TIKTOK_DEFAULT"])
+    assert connection["conn_type"] == "tiktok_ads"
+    # what several hosts must share comes from the connection: the limit in the stack's Redis, the state on the mount
+    assert connection["extra"]["rate_limit_storage"] == "redis://redis:6379/1"
+    assert connection["extra"]["state_uri"].startswith("/opt/airflow/shared/")
+    assert env["TIKTOK_EXAMPLE_STAGING_URI"].startswith("/opt/airflow/shared/")
+    assert env["AIRFLOW_CONN_TIKTOK_METRICS_DB"].startswith("postgresql://")
+    assert env["TIKTOK_AD_METRICS_SQL_CONN_ID"] == "tiktok_metrics_db"
+
+
+def test_two_workers_stand_for_two_hosts_with_one_configuration(resolved):
+    first, second = resolved["services"]["airflow-worker"], resolved["services"]["airflow-worker-2"]
+    assert first["command"] == second["command"]
+    assert first["environment"] == second["environment"]
+    assert first["volumes"] == second["volumes"]
+    limit_db = json.loads(first["environment"]["AIRFLOW_CONN_TIKTOK_DEFAULT"])["extra"]["rate_limit_storage"]
+    assert limit_db != first["environment"]["AIRFLOW__CELERY__BROKER_URL"]  # its own database, beside the broker
