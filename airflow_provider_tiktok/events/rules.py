@@ -4,7 +4,7 @@ the upload's rules (checked once) and what building noticed (the tally)."""
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import Any
@@ -12,7 +12,14 @@ from typing import Any
 import pycountry
 
 from airflow_provider_tiktok.exceptions import TikTokConfigError, TikTokInputError
-from airflow_provider_tiktok.utils.hashing import PersonalData, hash_phone, personal_data_in, phone_region
+from airflow_provider_tiktok.utils.hashing import (
+    PersonalData,
+    hash_email,
+    hash_external_id,
+    hash_phone,
+    personal_data_in,
+    phone_region,
+)
 from airflow_provider_tiktok.utils.readers import is_column_name
 
 EVENT_SOURCES = ("web", "app", "offline", "crm")
@@ -86,6 +93,7 @@ CURRENCIES = frozenset(currency.alpha_3 for currency in pycountry.currencies)
 MAX_EVENT_AGE_DAYS = 28
 MAX_FUTURE_SECONDS = 300
 EVENT_ID_LENGTH = 36
+#: Hashes remembered by raw value, up to this many of each identifier (a customer sends several events).
 PHONE_CACHE_SIZE = 50_000
 #: Clear texts (event names, user agents, pages repeat across events) found free of personal data are
 #: remembered, up to this many of each kind and this long.
@@ -157,13 +165,16 @@ class EventRules:
 @dataclass
 class BuildTally:
     """What building events noticed without rejecting rows (dropped identifiers, custom event names), and the
-    upload's phone hashes by raw value: parsing a phone costs more than the rest of an event, and a customer
-    sends several events (bounded; dropped with the upload). Likewise the personal-data checks of clear texts
-    (event names, user agents and pages repeat)."""
+    upload's identifier hashes by raw value: parsing a phone costs more than the rest of an event, and a
+    customer sends several events (bounded; held in memory only, never logged or written; dropped with the
+    upload). Likewise the personal-data checks of clear texts (event names, user agents and pages repeat)."""
 
     dropped_fields: Counter[str] = field(default_factory=Counter)
     nonstandard_event_names: Counter[str] = field(default_factory=Counter)
     phone_hashes: dict[Any, str] = field(default_factory=dict, repr=False)
+    #: E-mail and external_id hashes by raw text (only texts: ``1`` and ``1.0`` are equal keys, not equal input).
+    email_hashes: dict[str, str] = field(default_factory=dict, repr=False)
+    external_id_hashes: dict[str, str] = field(default_factory=dict, repr=False)
     #: Clear texts found to hold no personal data, by kind (PLAIN_TEXT, EVENT_NAME, URL_TEXT): tested first.
     clean_texts: tuple[set[str], set[str], set[str]] = field(default_factory=lambda: (set(), set(), set()), repr=False)
 
@@ -177,6 +188,14 @@ class BuildTally:
             self.phone_hashes[value] = digest
         return digest
 
+    def hash_email(self, value: Any) -> str:
+        """``hash_email`` through the bounded cache."""
+        return _cached(self.email_hashes, value, hash_email)
+
+    def hash_external_id(self, value: Any) -> str:
+        """``hash_external_id`` through the bounded cache."""
+        return _cached(self.external_id_hashes, value, hash_external_id)
+
     def personal_data(self, text: str, kind: int, region: str) -> PersonalData | None:
         """``personal_data_in`` for a clear text of ``kind``; a text found clean is remembered (bounded) in
         ``clean_texts[kind]``, which callers test before calling this."""
@@ -187,6 +206,19 @@ class BuildTally:
                 clean.clear()
             clean.add(text)
         return found
+
+
+def _cached(cache: dict[str, str], value: Any, function: Callable[[Any], str]) -> str:
+    """``function(value)``, remembered in ``cache`` for text values (at most PHONE_CACHE_SIZE, then forgotten)."""
+    if value.__class__ is not str:
+        return function(value)
+    digest = cache.get(value)
+    if digest is None:
+        digest = function(value)
+        if len(cache) >= PHONE_CACHE_SIZE:
+            cache.clear()
+        cache[value] = digest
+    return digest
 
 
 def check_fields(record: Mapping[str, Any], row: int) -> None:
