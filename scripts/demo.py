@@ -87,6 +87,13 @@ def wait_for_runs(stack: Stack, dag_id: str, run_ids: list[str] | None) -> list[
         return stack.wait_for_runs(dag_id, run_ids, timeout=600)
 
 
+def page_url(stack: Stack) -> str:
+    """The TikTok Ads monitoring page (the provider's plugin), under the Airflow API server."""
+    from airflow_provider_tiktok.ui.paths import URL_PREFIX
+
+    return f"{stack.api_url}{URL_PREFIX}/"
+
+
 def print_table(rows: list[tuple[str, str, str, str]]) -> None:
     header = ("DAG", "run", "state", "summary")
     widths = [max(len(str(r[i])) for r in [header, *rows]) for i in range(3)]
@@ -119,6 +126,7 @@ def main() -> int:
         print_table(run_demo(stack, args.backfill_days))
         print(f"\nDemo ready after {time.monotonic() - started:.0f}s.")
         print(f"Airflow UI: {stack.api_url}  login: admin / {stack.admin_password}")
+        print(f"TikTok Ads page: {page_url(stack)}  (Browse -> TikTok Ads from Airflow 3.1 on)")
         print(f"TikTok emulator: {stack.emulator_url}  (stats: {stack.emulator_url}/_emulator/stats)")
         print(f"Logs: {home / 'logs'}")
         if not args.no_wait:

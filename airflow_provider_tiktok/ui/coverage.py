@@ -145,8 +145,9 @@ def list_partitions(destination: str, advertiser_id: str) -> dict[date, int] | N
 
 
 def day_offset(runs: Iterable[MetricRun]) -> timedelta | None:
-    """How far the advertiser's midnight is from UTC midnight, from the newest daily run's data interval."""
-    for run in sorted(runs, key=lambda run: run.record.timestamp, reverse=True):
+    """How far the advertiser's midnight is from UTC midnight now, from the data interval of the run of the most
+    recent day (not the newest run: a backfill of summer days would give summer time in winter)."""
+    for run in sorted(runs, key=lambda run: run.date_from, reverse=True):
         start = run.record.interval_start
         if start is None:
             continue

@@ -53,8 +53,8 @@ class PageData:
 
 
 def uri_parts(uri: str, scheme: str) -> list[str]:
-    """The path parts of a TikTok asset URI after ``scheme``, URL-unquoted."""
-    return [unquote(part) for part in uri.removeprefix(scheme).split("/")]
+    """The path parts of a TikTok asset URI after ``scheme``, URL-unquoted (Airflow may add a trailing slash)."""
+    return [unquote(part) for part in uri.removeprefix(scheme).rstrip("/").split("/")]
 
 
 def as_int(value: Any) -> int:

@@ -35,7 +35,7 @@ def calendar(cover: Coverage) -> Markup:
     """Weeks as columns (Monday on top), one square per day coloured by status, months labelled on top."""
     start = cover.first - timedelta(days=cover.first.weekday())
     weeks = (cover.last - start).days // 7 + 1
-    width, height = LEFT + weeks * (CELL + GAP), TOP + 7 * (CELL + GAP)
+    width, height = LEFT + weeks * (CELL + GAP) + 24, TOP + 7 * (CELL + GAP)  # room for the last month label
     parts = [
         f'<svg xmlns="http://www.w3.org/2000/svg" class="calendar" {_attrs(width=width, height=height)} '
         f'role="img" aria-label="ad-metrics coverage of advertiser {escape(cover.advertiser_id)}">'

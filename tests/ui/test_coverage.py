@@ -106,6 +106,20 @@ def test_the_window_is_the_last_365_advertiser_days_and_the_dag_comes_from_the_n
     assert cover.dag_id == "tiktok_ad_metrics"
 
 
+def test_the_offset_comes_from_the_most_recent_day_not_the_newest_run():
+    winter = run("2026-11-20", "2026-11-20")
+    summer = run("2026-08-10", "2026-08-10")
+    summer_backfill = AssetRecord(
+        **{
+            **summer.__dict__,
+            "timestamp": NOW,  # backfilled after the winter run
+            "interval_start": datetime(2026, 8, 10, 7, tzinfo=timezone.utc),  # daylight saving time
+        }
+    )
+    runs = coverage.runs_by_advertiser([winter, summer_backfill])[ADVERTISER]
+    assert coverage.day_offset(runs) == LA_OFFSET
+
+
 def test_a_run_with_explicit_dates_gives_no_offset():
     far = run("2026-01-01", "2026-01-31")
     odd = AssetRecord(**{**far.__dict__, "interval_start": datetime(2026, 11, 20, 8, tzinfo=timezone.utc)})

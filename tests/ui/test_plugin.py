@@ -40,3 +40,11 @@ def test_a_menu_entry_from_airflow_3_1_on_only():
 def test_the_page_path_follows_airflow_base_url(monkeypatch):
     monkeypatch.setenv("AIRFLOW__API__BASE_URL", "https://airflow.example.com/data/")
     assert plugin.page_path() == "/data/tiktok/"
+
+
+def test_the_demo_prints_the_page_url():
+    from types import SimpleNamespace
+
+    from scripts.demo import page_url
+
+    assert page_url(SimpleNamespace(api_url="http://localhost:8080")) == "http://localhost:8080/tiktok/"

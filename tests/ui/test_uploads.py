@@ -78,3 +78,10 @@ def test_reject_rows_keep_row_field_reason_and_code_never_the_event():
 def test_reject_rows_stop_at_the_limit():
     lines = [json.dumps({"row": n}) + "\n" for n in range(10)]
     assert [row["row"] for row in uploads.reject_rows(lines, limit=3)] == [0, 1, 2]
+
+
+def test_the_trailing_slash_airflow_adds_to_an_asset_uri_is_not_part_of_the_source_id():
+    record = upload(1, 5, 0)
+    slashed = AssetRecord(**{**record.__dict__, "uri": record.uri + "/"})
+    (source,) = uploads.upload_sources([slashed], NOW)
+    assert source.event_source_id == "CPIXEL1"
