@@ -13,6 +13,7 @@ import pycountry
 
 from airflow_provider_tiktok.exceptions import TikTokConfigError, TikTokInputError
 from airflow_provider_tiktok.utils.hashing import (
+    InvalidIdentifier,
     PersonalData,
     hash_email,
     hash_external_id,
@@ -94,7 +95,7 @@ MAX_EVENT_AGE_DAYS = 28
 MAX_FUTURE_SECONDS = 300
 EVENT_ID_LENGTH = 36
 #: Hashes remembered by raw value, up to this many of each identifier (a customer sends several events).
-PHONE_CACHE_SIZE = 50_000
+IDENTIFIER_CACHE_SIZE = 50_000
 #: Clear texts (event names, user agents, pages repeat across events) found free of personal data are
 #: remembered, up to this many of each kind and this long.
 CLEAR_TEXT_CACHE_SIZE = 50_000
@@ -172,29 +173,35 @@ class BuildTally:
     dropped_fields: Counter[str] = field(default_factory=Counter)
     nonstandard_event_names: Counter[str] = field(default_factory=Counter)
     phone_hashes: dict[Any, str] = field(default_factory=dict, repr=False)
-    #: E-mail and external_id hashes by raw text (only texts: ``1`` and ``1.0`` are equal keys, not equal input).
-    email_hashes: dict[str, str] = field(default_factory=dict, repr=False)
-    external_id_hashes: dict[str, str] = field(default_factory=dict, repr=False)
+    #: E-mail and external_id hashes by raw text (only texts: ``1`` and ``1.0`` are equal keys, not equal input),
+    #: and why texts were refused, by what they were read as (the phone's region, "email", "external_id").
+    email_hashes: dict[Any, str] = field(default_factory=dict, repr=False)
+    external_id_hashes: dict[Any, str] = field(default_factory=dict, repr=False)
+    refusals: dict[tuple[str, str], InvalidIdentifier] = field(default_factory=dict, repr=False)
     #: Clear texts found to hold no personal data, by kind (PLAIN_TEXT, EVENT_NAME, URL_TEXT): tested first.
     clean_texts: tuple[set[str], set[str], set[str]] = field(default_factory=lambda: (set(), set(), set()), repr=False)
 
     def hash_phone(self, value: Any, region: str) -> str:
-        """``hash_phone`` through the bounded cache."""
+        """``hash_phone`` through the bounded caches (numbers given as numbers are remembered too)."""
+        if value.__class__ is str:
+            return _remembered(self.phone_hashes, self.refusals, value, region, hash_phone)
         digest = self.phone_hashes.get(value)
         if digest is None:
             digest = hash_phone(value, region)
-            if len(self.phone_hashes) >= PHONE_CACHE_SIZE:
-                self.phone_hashes.clear()
-            self.phone_hashes[value] = digest
+            _remember(self.phone_hashes, value, digest)
         return digest
 
     def hash_email(self, value: Any) -> str:
-        """``hash_email`` through the bounded cache."""
-        return _cached(self.email_hashes, value, hash_email)
+        """``hash_email`` through the bounded caches."""
+        if value.__class__ is not str:
+            return hash_email(value)
+        return _remembered(self.email_hashes, self.refusals, value, "email", _hash_email)
 
     def hash_external_id(self, value: Any) -> str:
-        """``hash_external_id`` through the bounded cache."""
-        return _cached(self.external_id_hashes, value, hash_external_id)
+        """``hash_external_id`` through the bounded caches."""
+        if value.__class__ is not str:
+            return hash_external_id(value)
+        return _remembered(self.external_id_hashes, self.refusals, value, "external_id", _hash_external_id)
 
     def personal_data(self, text: str, kind: int, region: str) -> PersonalData | None:
         """``personal_data_in`` for a clear text of ``kind``; a text found clean is remembered (bounded) in
@@ -208,17 +215,42 @@ class BuildTally:
         return found
 
 
-def _cached(cache: dict[str, str], value: Any, function: Callable[[Any], str]) -> str:
-    """``function(value)``, remembered in ``cache`` for text values (at most PHONE_CACHE_SIZE, then forgotten)."""
-    if value.__class__ is not str:
-        return function(value)
-    digest = cache.get(value)
-    if digest is None:
-        digest = function(value)
-        if len(cache) >= PHONE_CACHE_SIZE:
-            cache.clear()
-        cache[value] = digest
+def _remembered(
+    hashes: dict[Any, str],
+    refusals: dict[tuple[str, str], InvalidIdentifier],
+    text: str,
+    context: str,
+    function: Callable[[str, str], str],
+) -> str:
+    """``function(text, context)``, or the refusal it raised, remembered (bounded) by text and context."""
+    digest = hashes.get(text)
+    if digest is not None:
+        return digest
+    refused = refusals.get((context, text))
+    if refused is not None:
+        raise InvalidIdentifier(refused.field, refused.reason)
+    try:
+        digest = function(text, context)
+    except InvalidIdentifier as err:
+        _remember(refusals, (context, text), err)
+        raise
+    _remember(hashes, text, digest)
     return digest
+
+
+def _hash_email(text: str, _: str) -> str:
+    return hash_email(text)
+
+
+def _hash_external_id(text: str, _: str) -> str:
+    return hash_external_id(text)
+
+
+def _remember(cache: dict[Any, Any], key: Any, value: Any) -> None:
+    """``cache[key] = value``, the cache emptied first when it holds IDENTIFIER_CACHE_SIZE entries."""
+    if len(cache) >= IDENTIFIER_CACHE_SIZE:
+        cache.clear()
+    cache[key] = value
 
 
 def check_fields(record: Mapping[str, Any], row: int) -> None:

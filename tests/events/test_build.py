@@ -10,7 +10,8 @@ from decimal import Decimal
 
 import pytest
 
-from airflow_provider_tiktok.events.build import build_event, derive_event_id, redacted
+from airflow_provider_tiktok.events.build import build_event, redacted
+from airflow_provider_tiktok.events.event_ids import derive_event_id
 from airflow_provider_tiktok.events.rules import CANONICAL_FIELDS, BuildTally, EventRules, RowRejected
 from airflow_provider_tiktok.events.values import parse_event_time
 from airflow_provider_tiktok.exceptions import TikTokConfigError, TikTokInputError

@@ -12,11 +12,11 @@ import sys
 
 import pytest
 
-from airflow_provider_tiktok.events.build import (
+from airflow_provider_tiktok.events.event_ids import (
     _FAST_CANONICAL,
     _FAST_FLOATS,
-    _built_event_id,
     _plain_amounts,
+    built_event_id,
     derive_event_id,
 )
 
@@ -86,7 +86,7 @@ def test_amounts_outside_the_bounds_take_the_json_path(amount):
     for properties in ({"value": amount}, {"contents": [{"content_id": "a"}, {"price": amount, "quantity": 1}]}):
         assert not _plain_amounts(properties)
         event = {"event": "Purchase", "event_time": 1, "event_id": None, "properties": properties}
-        assert _built_event_id(event) == derive_event_id(event)
+        assert built_event_id(event) == derive_event_id(event)
 
 
 def test_built_events_get_the_id_of_derive_event_id():
@@ -103,7 +103,7 @@ def test_built_events_get_the_id_of_derive_event_id():
             },
             "limited_data_use": rng.random() < 0.5,
         }
-        assert _built_event_id(event) == derive_event_id(event), event
+        assert built_event_id(event) == derive_event_id(event), event
 
 
 def test_a_lone_surrogate_fails_as_it_always_did():
@@ -111,4 +111,4 @@ def test_a_lone_surrogate_fails_as_it_always_did():
     with pytest.raises(UnicodeEncodeError):
         derive_event_id(event)
     with pytest.raises(UnicodeEncodeError):
-        _built_event_id(event)
+        built_event_id(event)
