@@ -31,6 +31,7 @@ from airflow_provider_tiktok.events.rules import (
     EVENT_NAME,
     EVENT_SOURCES,
     HASHED_FIELDS,
+    IDENTIFIER_CACHE_SIZE,
     MAX_EVENT_NAME_LENGTH,
     MAX_FUTURE_SECONDS,
     MAX_TEXT_LENGTH,
@@ -130,7 +131,7 @@ def _user(given: Mapping[str, Any], row: int, rules: EventRules, tally: BuildTal
                 except InvalidIdentifier:
                     tally.dropped_fields[name] += 1
     if "ip" in given:
-        address = as_ip(given["ip"])
+        address = _ip_address(given["ip"], tally)
         if address:
             user["ip"] = address
         else:
@@ -145,6 +146,19 @@ def _user(given: Mapping[str, Any], row: int, rules: EventRules, tally: BuildTal
     if rules.event_source == "offline" and "email" not in user and "phone" not in user:
         _no_identity("an offline event needs a usable email or phone", row, unusable)
     return user
+
+
+def _ip_address(value: Any, tally: BuildTally) -> str | None:
+    """``as_ip``, remembered (bounded) for addresses given as text."""
+    if value.__class__ is not str:
+        return as_ip(value)
+    addresses = tally.ip_addresses
+    if value in addresses:
+        return addresses[value]
+    if len(addresses) >= IDENTIFIER_CACHE_SIZE:
+        addresses.clear()
+    address = addresses[value] = as_ip(value)
+    return address
 
 
 def _hashed_identifiers(

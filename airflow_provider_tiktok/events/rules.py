@@ -178,6 +178,8 @@ class BuildTally:
     email_hashes: dict[Any, str] = field(default_factory=dict, repr=False)
     external_id_hashes: dict[Any, str] = field(default_factory=dict, repr=False)
     refusals: dict[tuple[str, str], InvalidIdentifier] = field(default_factory=dict, repr=False)
+    #: IP addresses as given -> their standard form, or None when not an address (a customer's events share one).
+    ip_addresses: dict[str, str | None] = field(default_factory=dict, repr=False)
     #: Clear texts found to hold no personal data, by kind (PLAIN_TEXT, EVENT_NAME, URL_TEXT): tested first.
     clean_texts: tuple[set[str], set[str], set[str]] = field(default_factory=lambda: (set(), set(), set()), repr=False)
 

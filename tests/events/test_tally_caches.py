@@ -60,3 +60,14 @@ def test_the_caches_are_bounded(monkeypatch):
             tally.hash_email(f"pat{n}")
     assert len(tally.email_hashes) <= 3
     assert len(tally.refusals) <= 3
+
+
+def test_ip_addresses_are_remembered_with_their_standard_form_or_none():
+    from airflow_provider_tiktok.events.build import _ip_address
+    from airflow_provider_tiktok.events.values import as_ip
+
+    tally = BuildTally()
+    given = ["198.51.100.7", "2001:0db8:0000:0000:0000:0000:0000:0001", "300.1.1.1", "localhost", 7]
+    for value in given * 2:
+        assert _ip_address(value, tally) == as_ip(value)
+    assert tally.ip_addresses == {text: as_ip(text) for text in given if isinstance(text, str)}
