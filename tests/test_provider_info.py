@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import subprocess
 import sys
@@ -81,13 +82,23 @@ def test_airflow_cli_lists_the_provider_and_its_hook(airflow_cli_env):
     assert "airflow_provider_tiktok.hooks.tiktok.TikTokAdsHook" in hooks
 
 
-@pytest.mark.integration
-def test_the_ui_connection_form_shows_every_field_on_this_airflow():
-    # The service behind the UI's /ui/connections/hook_meta: 3.0 builds the form from the hook's WTForms fields
-    # (when wtforms is importable), 3.1+ from provider info. Either way the user must see the same form.
-    from airflow.api_fastapi.core_api.services.ui.connections import HookMetaService
+_HOOK_META = """
+import json
+from airflow.api_fastapi.core_api.services.ui.connections import HookMetaService
+(meta,) = [m.model_dump() for m in HookMetaService.hook_meta_data() if m.connection_type == "tiktok_ads"]
+print(json.dumps(meta, default=str))
+"""
 
-    (meta,) = [m.model_dump() for m in HookMetaService.hook_meta_data() if m.connection_type == "tiktok_ads"]
+
+@pytest.mark.integration
+def test_the_ui_connection_form_shows_every_field_on_this_airflow(airflow_cli_env):
+    # The service behind the UI's /ui/connections/hook_meta, in a fresh interpreter (the providers manager caches
+    # what it read first): 3.0 builds the form from the hook's WTForms fields (when wtforms is importable), 3.1
+    # from the hook with its own stand-ins for WTForms, 3.2+ from provider info. The user must see the same form.
+    done = subprocess.run(
+        [sys.executable, "-c", _HOOK_META], env=airflow_cli_env, capture_output=True, text=True, timeout=180, check=True
+    )
+    meta = json.loads(done.stdout.strip().splitlines()[-1])
     extra = meta["extra_fields"] or {}
     assert sorted(extra) == sorted(conn_form.EXTRA_FIELDS)
     for name, (label, _description, secret) in conn_form.EXTRA_FIELDS.items():
