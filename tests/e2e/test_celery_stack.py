@@ -10,6 +10,7 @@ answers, the audience calls per UTC day, the receipts per event id, and which wo
 from __future__ import annotations
 
 import csv
+import itertools
 import json
 import time
 from collections import Counter
@@ -113,6 +114,13 @@ def worst_window(arrivals: list[float], seconds: float) -> int:
     return worst
 
 
+def min_gap_ms(arrivals: list[float]) -> int | None:
+    """The shortest time between two consecutive arrivals (the spacing the shared limiter kept, jitter included)."""
+    ordered = sorted(arrivals)
+    gaps = [b - a for a, b in itertools.pairwise(ordered)]
+    return round(min(gaps) * 1000) if gaps else None
+
+
 def local_midnight(days_ago: int) -> datetime:
     day = datetime.now(ADVERTISER_TZ).date() - timedelta(days=days_ago)
     return datetime(day.year, day.month, day.day, tzinfo=ADVERTISER_TZ)
@@ -160,9 +168,11 @@ def everything_at_once(multihost: dict[str, Any]) -> dict[str, Any]:
         "app_requests": len(app),
         "app_worst_1s": worst_window(app, 1.0),
         "app_worst_60s": worst_window(app, 60.0),
+        "app_min_gap_ms": min_gap_ms(app),
         "events_requests": len(events),
         "events_worst_1s": worst_window(events, 1.0),
         "events_worst_60s": worst_window(events, 60.0),
+        "events_min_gap_ms": min_gap_ms(events),
         "tasks_per_worker": dict(Counter(ti["hostname"] for ti in tis)),
     }
     print("multi-host figures:", json.dumps(figures, sort_keys=True))
