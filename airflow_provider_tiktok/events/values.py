@@ -3,7 +3,6 @@ and normalised, raising :class:`RowRejected` that names the row and field, never
 
 from __future__ import annotations
 
-import functools
 import ipaddress
 import math
 import re
@@ -21,18 +20,12 @@ _DATE_ONLY = re.compile(r"\d{4}-?\d{2}-?\d{2}")
 _TRUE = frozenset({"true", "1", "yes", "y", "t"})
 _FALSE = frozenset({"false", "0", "no", "n", "f"})
 _UTC = timezone.utc
-#: The ISO 8601 shape exports write most (``2026-03-10T14:30:00Z``, also without an offset or with ``+00:00``):
-#: read by ``_utc_seconds`` without building a datetime; any other shape goes through ``fromisoformat``.
-_ISO_UTC = re.compile(r"([0-9]{4}-[0-9]{2}-[0-9]{2})T([0-9]{2}):([0-9]{2}):([0-9]{2})(?:[Zz]|\+00:00)?")
 
 
 def parse_event_time(value: Any, row: int | None = None) -> int:
     """Unix seconds (UTC) from ISO 8601 (with or without offset; none means UTC), Unix seconds or
     milliseconds (numbers or digit strings) or a datetime."""
     if isinstance(value, str):
-        seconds = _utc_seconds(value)
-        if seconds is not None:
-            return seconds
         value = _time_text(value, row)
         if isinstance(value, int):
             return value
@@ -47,29 +40,6 @@ def parse_event_time(value: Any, row: int | None = None) -> int:
     if isinstance(value, int | float | Decimal):
         return _epoch(value, row)
     raise RowRejected("must be ISO 8601 text, Unix seconds or milliseconds", row=row, field="event_time")
-
-
-def _utc_seconds(value: str) -> int | None:
-    """Unix seconds of a UTC time in the common ISO shape, as ``fromisoformat`` reads it; None for any other
-    text (and for out-of-range fields, which ``fromisoformat`` then refuses)."""
-    match = _ISO_UTC.fullmatch(value.strip())
-    if match is None:
-        return None
-    day, hours, minutes, seconds = match.groups()
-    midnight = _midnight(day)
-    if midnight is None or hours > "23" or minutes > "59" or seconds > "59":
-        return None
-    return midnight + int(hours) * 3600 + int(minutes) * 60 + int(seconds)
-
-
-@functools.lru_cache(maxsize=4096)
-def _midnight(day: str) -> int | None:
-    """Unix seconds of 00:00 UTC of ``day`` (``YYYY-MM-DD``), None when there is no such day (events of one
-    upload fall on a few days: remembered)."""
-    try:
-        return int(datetime.fromisoformat(f"{day}T00:00:00+00:00").timestamp())
-    except ValueError:
-        return None
 
 
 def _time_text(value: str, row: int | None) -> datetime | int:
