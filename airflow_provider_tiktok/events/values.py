@@ -137,11 +137,18 @@ def as_flag(value: Any, row: int) -> bool:
 
 
 def as_ip(value: Any) -> str | None:
-    """The IPv4 or IPv6 address in its standard form (IPv6 compressed), or None when it is not one."""
+    """The IPv4 or IPv6 address in its standard form (IPv6 compressed), or None when it is not one.
+
+    An IPv4-mapped IPv6 address (``::ffff:1.2.3.4``, as dual-stack servers log IPv4 clients) is the IPv4 address
+    it carries: that is the client, and Python 3.13 spells such addresses differently from 3.10-3.12, which
+    would change the payload and the derived event_id with the Python version.
+    """
     text = str(value).strip()
     if _IPV4.fullmatch(text):
         return text
     try:
-        return str(ipaddress.ip_address(text))
+        address = ipaddress.ip_address(text)
     except ValueError:
         return None
+    mapped = address.ipv4_mapped if isinstance(address, ipaddress.IPv6Address) else None
+    return str(mapped or address)
