@@ -120,12 +120,13 @@ def test_the_hook_draws_both_budgets_from_the_connections_storage(set_tiktok_con
 
     from airflow_provider_tiktok.hooks.tiktok import TikTokAdsHook
 
-    set_tiktok_conn(rate_limit="7", events_rate_limit="70", rate_limit_storage=redis_server.url(3))
+    # Slow rates: a budget's key lives two emission intervals, and must outlive a loaded machine's pause.
+    set_tiktok_conn(rate_limit="0.5", events_rate_limit="0.8", rate_limit_storage=redis_server.url(3))
     hook = TikTokAdsHook()
     events, marketing = hook.limiter("event/track/"), hook.limiter("advertiser/info/")
     assert isinstance(events, SharedRateLimiter)
     assert isinstance(marketing, SharedRateLimiter)
-    assert (events.rate, marketing.rate) == (70.0, 7.0)
+    assert (events.rate, marketing.rate) == (0.8, 0.5)
     events.acquire()
     marketing.acquire()
     assert len(redis.Redis.from_url(redis_server.url(3)).keys("tiktok:ratelimit:*")) == 2  # separate budgets
