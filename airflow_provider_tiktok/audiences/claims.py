@@ -24,6 +24,14 @@ from airflow_provider_tiktok.utils.storage import PRIVATE_FILE_MODE, ensure_dir,
 CLAIMS_DIR = "claims"
 
 
+class DayFull(Exception):
+    """Every slot of ``day`` is taken: the call must not be sent."""
+
+    def __init__(self, day: str) -> None:
+        super().__init__(f"no audience call left on {day}")
+        self.day = day
+
+
 def _slot_name(slot: int) -> str:
     return f"{slot:02d}"
 
@@ -72,6 +80,20 @@ def claim(folder: Any, day: str, limit: int, reservation: str, at: str) -> int |
         if _slot_name(slot) not in taken and _create_exclusively(day_folder / _slot_name(slot), body):
             return slot
     return None
+
+
+def claim_days(folder: Any, days: list[str], limit: int, reservation: str, at: str) -> dict[str, int]:
+    """A slot on every day of ``days`` (a call near 00:00 UTC counts on two), or none: raises :class:`DayFull`
+    naming the first full day, after giving back the slots it took."""
+    taken: dict[str, int] = {}
+    for day in days:
+        slot = claim(folder, day, limit, reservation, at)
+        if slot is None:
+            for claimed_day, claimed_slot in taken.items():
+                release(folder, claimed_day, claimed_slot)
+            raise DayFull(day)
+        taken[day] = slot
+    return taken
 
 
 def release(folder: Any, day: str, slot: int) -> None:

@@ -292,26 +292,20 @@ class AudienceLedger:
 
     def _claim(self, reservation: str, now: datetime) -> None:
         """Claim a slot on every day the call counts against, or none: DailyCallLimitReached when a day is full."""
-        taken: list[tuple[str, int]] = []
-        for day in self.days_counted(now):
-            slot = claims.claim(self.folder, day, self.daily_call_limit, reservation, now.isoformat())
-            if slot is None:  # a racing sync took the last slot since check_budget
-                for claimed_day, claimed_slot in taken:
-                    claims.release(self.folder, claimed_day, claimed_slot)
-                label = self._data.get("audience_id") or self.key
-                end = utc_day_end(day)
-                raise DailyCallLimitReached(
-                    label, self.daily_call_limit, self.daily_call_limit, 1, end + self.clock_skew
-                )
-            if slot > len(self._counted(day)) + 1:
+        at = now.isoformat()
+        try:
+            slots = claims.claim_days(self.folder, self.days_counted(now), self.daily_call_limit, reservation, at)
+        except claims.DayFull as full:  # a racing sync took the last slot since check_budget
+            raise self._limit_reached(full.day, self.daily_call_limit, 1, now) from None
+        for day, slot in slots.items():
+            if (outside := slot - 1 - len(self._counted(day))) > 0:
                 log.warning(
-                    "Audience %s: %d call(s) of %s were claimed outside this ledger (a sync on another worker at the "
-                    "same time, or one that crashed); they count against the daily limit",
+                    "Audience %s: %d call(s) of %s were claimed outside this ledger (a sync on another worker at "
+                    "the same time, or one that crashed); they count against the daily limit",
                     self.key,
-                    slot - 1 - len(self._counted(day)),
+                    outside,
                     day,
                 )
-            taken.append((day, slot))
 
     def settle(
         self,

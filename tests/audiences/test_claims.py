@@ -38,6 +38,16 @@ def test_slots_are_taken_once_each_up_to_the_limit(tmp_path):
 
 
 @pytest.mark.unit
+def test_a_call_near_midnight_claims_both_days_or_neither(tmp_path):
+    assert claims.claim_days(tmp_path, [DAY, "2026-03-11"], 2, "r1", NOON.isoformat()) == {DAY: 1, "2026-03-11": 1}
+    claims.claim(tmp_path, "2026-03-11", 2, "r2", NOON.isoformat())  # the next day is now full
+    with pytest.raises(claims.DayFull) as full:
+        claims.claim_days(tmp_path, [DAY, "2026-03-11"], 2, "r3", NOON.isoformat())
+    assert full.value.day == "2026-03-11"
+    assert claims.claimed(tmp_path, DAY) == 1  # the slot it took on the first day was given back
+
+
+@pytest.mark.unit
 def test_an_object_store_takes_slots_by_exclusive_create(memory_store):
     from airflow_provider_tiktok.compat import ObjectStoragePath
 
@@ -114,3 +124,18 @@ def test_racing_syncs_without_any_lock_still_make_at_most_24_calls_a_day(tmp_pat
         assert ledger.calls_left(NOON) == 0  # whatever the ledger file kept, the claims count
         with pytest.raises(DailyCallLimitReached):
             ledger.reserve("APPEND", NOON)
+
+
+@pytest.mark.unit
+def test_claims_outside_the_ledger_count_and_are_reported(tmp_path, caplog):
+    """A sync that crashed between its claim and its ledger write (or ran at the same time elsewhere)."""
+    ledger = AudienceLedger(tmp_path, ADVERTISER, "id-7")
+    claims.claim(ledger.folder, DAY, 24, "crashed", NOON.isoformat())
+    with ledger.locked():
+        assert ledger.calls_left(NOON) == 23
+        with caplog.at_level("WARNING"):
+            ledger.reserve("APPEND", NOON)
+    assert "1 call(s) of 2026-03-10 were claimed outside this ledger" in caplog.text
+    with ledger.locked():
+        assert ledger.calls_used(NOON) == 1  # the ledger's own record
+        assert ledger.calls_left(NOON) == 22  # the budget counts both claims
