@@ -24,7 +24,7 @@ import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Protocol
+from typing import TYPE_CHECKING, Protocol
 
 from airflow_provider_tiktok.utils.storage import PRIVATE_FILE_MODE, default_root, ensure_dir
 
@@ -195,22 +195,19 @@ class SharedRateLimiter:
                 self._sleep(1.0)
 
 
-def _redis_client(uri: str) -> Any:
-    """A redis-py client for ``uri`` (short time-outs: a limiter must not hang a task on a dead store)."""
-    try:
-        import redis
-    except ImportError:  # pragma: no cover - depends on the environment
-        raise RateLimitStoreError(
-            "connection field 'rate_limit_storage' needs the redis client: pip install redis"
-        ) from None
-    return redis.Redis.from_url(uri, socket_timeout=5, socket_connect_timeout=5, health_check_interval=30)
-
-
 def redis_limiter(uri: str, key: str, rate: float, *, patience: float = STORE_PATIENCE) -> SharedRateLimiter:
     """A :class:`SharedRateLimiter` for ``key`` at ``rate`` with its GCRA state and clock in the Redis at ``uri``."""
-    from pyrate_limiter import GCRA, Rate, RedisStateStore, StateBucket
+    try:
+        import redis
+        from pyrate_limiter import GCRA, Rate, RedisStateStore, StateBucket
+    except ImportError as missing:
+        raise RateLimitStoreError(
+            f"connection field 'rate_limit_storage' needs the packages pyrate-limiter and redis ({missing.name} "
+            "is missing): pip install pyrate-limiter redis"
+        ) from None
 
-    client = _redis_client(uri)
+    # short time-outs: a limiter must not hang a task on a dead store
+    client = redis.Redis.from_url(uri, socket_timeout=5, socket_connect_timeout=5, health_check_interval=30)
     digest = hashlib.sha256(key.encode()).hexdigest()[:24]
 
     def redis_now_ms() -> int:

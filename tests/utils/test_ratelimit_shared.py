@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import itertools
 import multiprocessing
+import sys
 import time
 
 import pytest
@@ -131,3 +132,11 @@ def test_the_hook_draws_both_budgets_from_the_connections_storage(set_tiktok_con
     marketing.acquire()
     assert len(redis.Redis.from_url(redis_server.url(3)).keys("tiktok:ratelimit:*")) == 2  # separate budgets
     assert not (home / "tiktok" / "ratelimit").exists()  # nothing host-local
+
+
+@pytest.mark.unit
+def test_a_shared_limit_without_its_packages_says_what_to_install(monkeypatch):
+    monkeypatch.setitem(sys.modules, "pyrate_limiter", None)  # as if not installed
+    with pytest.raises(RateLimitStoreError, match="pip install pyrate-limiter redis") as caught:
+        redis_limiter("redis://:s3cret@redis:6379/1", "app", 10)
+    assert "s3cret" not in str(caught.value)
