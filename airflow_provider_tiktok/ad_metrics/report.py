@@ -17,7 +17,7 @@ from datetime import date, datetime, timedelta
 from decimal import Decimal, InvalidOperation
 from typing import Any
 
-from airflow_provider_tiktok.ad_metrics.landing import UTM_KEYS, utm_properties
+from airflow_provider_tiktok.ad_metrics.landing import UTM_KEYS, Utm, utm_properties
 from airflow_provider_tiktok.exceptions import TikTokConfigError, TikTokInputError
 
 #: TikTok answers at most 30 days of daily data per synchronous report request.
@@ -49,8 +49,13 @@ REPORT_METRICS = [*METRICS.values(), *NAMES.values()]
 #: rows and resolve TikTok's URL macros.
 AD_FIELDS = ["ad_id", "landing_page_url", "landing_page_urls", *NAMES.values()]
 DATE_PATTERN = re.compile(r"\d{4}-\d{2}-\d{2}")
+#: ``json.dumps(record, ensure_ascii=False, separators=(",", ":"))`` built once (dumps builds one per call).
+_LINE_ENCODER = json.JSONEncoder(ensure_ascii=False, separators=(",", ":"))
 
 Window = tuple[date, date]
+#: One run's UTM values by (ad id, listed, campaign name, ad name): a landing page is parsed once per ad, not once
+#: per row (valid while the ad listing and ``utm_defaults`` stay those of the run).
+UtmMemo = dict[tuple[str, bool, str | None, str | None], tuple[Utm, list[str]]]
 
 
 # ----------------------------------------------------------------------------------------- days
@@ -193,6 +198,8 @@ def parse_cost(value: object, *, row: int, field_name: str) -> tuple[Decimal, bo
 
 def parse_count(value: object, *, row: int, field_name: str) -> tuple[int, bool]:
     """A count metric as an int, and whether it was empty (``"-"`` or blank, read as 0)."""
+    if type(value) is str and value.isascii() and value.isdigit():  # TikTok's usual "6065": no Decimal needed
+        return int(value), False
     amount, empty = parse_cost(value, row=row, field_name=field_name)
     if amount != amount.to_integral_value():
         raise TikTokInputError("the report answered a fractional count", row=row, field=field_name)
@@ -250,10 +257,12 @@ def build_record(
     ads: Mapping[str, Mapping[str, Any]],
     utm_defaults: Mapping[str, str],
     tally: Tally,
+    utm_memo: UtmMemo | None = None,
 ) -> dict[str, Any]:
     """One "Daily Ad Metrics" record from a report row (``{"dimensions", "metrics"}``), with names from the
     row or else from ``ads`` (``ad/get`` items by ad id), UTM fields (None where unknown: an ad absent from
-    ``ads``, a macro only a click fills), and the row added to ``tally``."""
+    ``ads``, a macro only a click fills), and the row added to ``tally``; ``utm_memo`` keeps the UTM values
+    of the ads already seen in the run."""
     dimensions = row.get("dimensions") or {}
     metrics = row.get("metrics") or {}
     ad_id = str(dimensions.get("ad_id") or "")
@@ -268,7 +277,7 @@ def build_record(
     ad = ads.get(ad_id)
     names = _names(metrics, ad or {})
     cost, counts = _tallied_metrics(metrics, row_number, tally)
-    utm, unresolved = utm_properties(ad, names["campaign_name"], names["ad_name"], utm_defaults)
+    utm, unresolved = _utm(ad_id, ad, names, utm_defaults, {} if utm_memo is None else utm_memo)
     if ad is None:
         tally.ads_missing_from_listing.add(ad_id)
     tally.unresolved_url_macros.update(set(unresolved))
@@ -285,8 +294,23 @@ def build_record(
         "ad_name": names["ad_name"],
         "ad_metrics": {"cost": float(cost), **counts},
         "currency": currency,
-        "user_properties": utm,
+        "user_properties": dict(utm),
     }
+
+
+def _utm(
+    ad_id: str,
+    ad: Mapping[str, Any] | None,
+    names: Mapping[str, str | None],
+    utm_defaults: Mapping[str, str],
+    memo: UtmMemo,
+) -> tuple[Utm, list[str]]:
+    """The ad's UTM values and unresolved macros, from ``memo`` when this ad (with these names) was seen."""
+    key = (ad_id, ad is not None, names["campaign_name"], names["ad_name"])
+    known = memo.get(key)
+    if known is None:
+        known = memo[key] = utm_properties(ad, names["campaign_name"], names["ad_name"], utm_defaults)
+    return known
 
 
 def _names(metrics: Mapping[str, Any], ad: Mapping[str, Any]) -> dict[str, str | None]:
@@ -320,7 +344,7 @@ def _tallied_metrics(metrics: Mapping[str, Any], row_number: int, tally: Tally) 
 
 def record_line(record: Mapping[str, Any]) -> str:
     """One JSON Lines line: keys in record order, UTF-8 text kept, no spaces."""
-    return json.dumps(record, ensure_ascii=False, separators=(",", ":")) + "\n"
+    return _LINE_ENCODER.encode(record) + "\n"
 
 
 def sort_key(record: Mapping[str, Any]) -> tuple[int, str]:
