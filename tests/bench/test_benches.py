@@ -38,6 +38,11 @@ def test_ad_metrics_bench(tmp_path: Path) -> None:
     assert figures["report calls per backfill day vs floor"].value == 2.0
     assert figures["most calls of one daily run"].value == 2
     assert figures["ranged and daily imports wrote the same bytes"].value is True
+    against_floor = figures["wall time of the 3-day ranged import vs the bare client"]
+    assert (against_floor.against, against_floor.unit) == ("floor", "s")  # measured; judged at 365 days only
+    assert against_floor.ratio > 0
+    assert figures["rows the bare client read vs the import"].ok is True
+    assert figures["40100 answers to the import and the bare client"].value == 0
 
 
 def test_audience_bench(tmp_path: Path) -> None:
