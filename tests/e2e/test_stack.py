@@ -21,8 +21,18 @@ def test_api_server_serves_our_connection_form(stack):
     assert fields["login"]["hidden"]
     assert fields["port"]["hidden"]
     extra = meta["extra_fields"]
-    assert list(extra) == ["app_id", "app_secret", "advertiser_id", "refresh_token", "rate_limit", "events_rate_limit"]
+    assert list(extra) == [
+        "app_id",
+        "app_secret",
+        "advertiser_id",
+        "refresh_token",
+        "rate_limit",
+        "events_rate_limit",
+        "rate_limit_storage",
+        "state_uri",
+    ]
     assert extra["app_secret"]["schema"]["format"] == "password"
+    assert extra["rate_limit_storage"]["schema"]["format"] == "password"  # a Redis URI may carry a password
     assert extra["refresh_token"]["schema"]["format"] == "password"
     assert extra["advertiser_id"]["schema"]["title"] == "Default advertiser ID"
 
