@@ -64,6 +64,7 @@ from airflow_provider_tiktok.utils.hashing import (
     hash_maid,
     hash_phone,
     is_sha256_hex,
+    may_hold_personal_data,
     normalise_maid,
     personal_data_in,
 )
@@ -92,7 +93,7 @@ def build_event(record: Mapping[str, Any], row: int, rules: EventRules, tally: B
     if len(name) > MAX_EVENT_NAME_LENGTH:
         raise RowRejected(f"is longer than {MAX_EVENT_NAME_LENGTH} characters", row=row, field="event")
     if name not in STANDARD_EVENTS:
-        if name not in tally.clean_texts[EVENT_NAME]:
+        if name not in tally.clean_texts[EVENT_NAME] and may_hold_personal_data(name):
             _clear_text(name, "event", row, rules, tally, EVENT_NAME)
         tally.nonstandard_event_names[name] += 1
     moment = parse_event_time(given.get("event_time"), row)
@@ -246,7 +247,7 @@ def _no_identity(need: str, row: int, unusable: InvalidIdentifier | None) -> Non
 def _clear(value: Any, name: str, row: int, rules: EventRules, tally: BuildTally, kind: int = PLAIN_TEXT) -> str | None:
     """``as_text`` of a field TikTok receives in clear, refused when it holds an e-mail address or a phone."""
     text = as_text(value, name, row)
-    if text and text not in tally.clean_texts[kind]:
+    if text and text not in tally.clean_texts[kind] and may_hold_personal_data(text, url=kind == URL_TEXT):
         _clear_text(text, name, row, rules, tally, kind)
     return text
 

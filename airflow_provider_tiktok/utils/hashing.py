@@ -374,6 +374,13 @@ class PersonalData(NamedTuple):
     whole: bool
 
 
+def may_hold_personal_data(text: str, *, url: bool = False) -> bool:
+    """False when ``personal_data_in`` cannot find anything in ``text``: it has no ``@`` (nor ``%40`` in a URL)
+    and no run of digits and phone punctuation of 7 characters or more (every number it looks at is one). A
+    quick test, so that most texts (order ids, short names) skip the search."""
+    return "@" in text or (url and "%40" in text) or _PHONE_RUN.search(text) is not None
+
+
 def personal_data_in(text: str, region: str, *, bare_number: bool = False, url: bool = False) -> PersonalData | None:
     """The e-mail address or phone number clear ``text`` holds, or None (a 64-hex hash holds neither).
 
