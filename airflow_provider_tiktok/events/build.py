@@ -317,8 +317,14 @@ def _amount(given: Mapping[str, Any], contents: list[dict[str, Any]], row: int, 
     """``currency`` and ``value`` (summed from the contents' prices and quantities when not given)."""
     amount: dict[str, Any] = {}
     value = as_decimal(given["value"], "value", row) if "value" in given else None
-    if value is None and contents and all("price" in c and "quantity" in c for c in contents):
-        value = sum([c["price"] * c["quantity"] for c in contents], _ZERO)
+    if value is None and contents:  # the sum of price x quantity, when every entry has both
+        total = _ZERO
+        for content in contents:
+            if "price" not in content or "quantity" not in content:
+                break
+            total += content["price"] * content["quantity"]
+        else:
+            value = total
     currency = as_text(given["currency"], "currency", row) if "currency" in given else None
     if currency:
         currency = currency.upper()
