@@ -15,7 +15,7 @@ n and <= 300 MB at 1M); it never fails on them.
   the floor measured in the same run.
 - Floor: SHA-256 of the same three identifiers as given and ``json.dumps`` of an event of the same shape:
   the work no uploader can avoid. Both are timed in CPU seconds of this process (the machine may be shared),
-  the best of three runs taken in turns.
+  the best of five runs taken in turns.
 - Requests: the operator against the emulator (in this process, thread-served).
 - Memory: a child process streams a CSV file through the operator's upload loop (reader, event building,
   batching, isolation, progress and rejects files) with the HTTP call replaced by serialising the body; its
@@ -154,7 +154,7 @@ def floor_path(rows: list[dict[str, Any]]) -> float:
     return time.process_time() - started
 
 
-def speed(count: int, region: str, repeats: int = 3) -> dict[str, float]:
+def speed(count: int, region: str, repeats: int = 5) -> dict[str, float]:
     """The best of ``repeats`` runs of the full path and of the floor, taken in turns so that both see the same
     load of a shared machine."""
     rows = [raw_row(n, region) for n in range(count)]
