@@ -19,6 +19,7 @@ from tests.helpers.faults import (
     FAULTS,
     LOCK_SECONDS,
     SHORT_TIMEOUT,
+    TIMEOUT_DELAY_MS,
     FaultEnv,
     check_error,
     check_fault_seen,
@@ -167,7 +168,7 @@ def test_non_retryable_codes_fail_fast(env: FaultEnv, path: str, code: int, hint
     ("rule", "code", "message"),
     [
         (f"path={REPORT},kind=code,code=40100,count=100", 40100, "rate limit was hit"),
-        (f"path={REPORT},kind=delay,ms=1200,count=100", None, f"timed out after {SHORT_TIMEOUT}s"),
+        (f"path={REPORT},kind=delay,ms={TIMEOUT_DELAY_MS},count=100", None, f"timed out after {SHORT_TIMEOUT}s"),
     ],
 )
 def test_an_endless_retryable_fault_gives_up_after_max_attempts(
