@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Create or update a venv with a pinned environment; safe to re-run. Default: .venv, Airflow 3.3 on Python 3.11
-# (constraints/airflow-3.3-py3.11.txt); VENV, PYTHON and LOCK pick another leg (scripts/test.sh does).
+# (constraints/airflow-3.3-py3.11.txt); VENV, PYTHON and LOCK pick another leg (scripts/legs.sh does), EXTRAS names
+# extras of the provider to install with it.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 PY=${PYTHON:-python3}
@@ -18,4 +19,5 @@ if [ ! -x "$VENV/bin/uv" ]; then
 fi
 # requirements.in names the newest Airflow; a lock for an older minor pins (and overrides) it.
 sed -E "s/^apache-airflow==.*$/apache-airflow/" requirements.in >"$VENV/requirements.in"
-"$VENV/bin/uv" pip install --quiet --python "$VENV/bin/python" -r "$VENV/requirements.in" -c "$LOCK" -e .
+"$VENV/bin/uv" pip install --quiet --python "$VENV/bin/python" -r "$VENV/requirements.in" -c "$LOCK" \
+  -e ".${EXTRAS:+[$EXTRAS]}"
