@@ -8,7 +8,8 @@
 set -uo pipefail
 cd "$(dirname "$0")/.."
 mkdir -p .artifacts/legs
-LEGS=(${LEGS:-"3.0 3.11" "3.1 3.11" "3.2 3.11" "3.3 3.10" "3.3 3.13"})
+# LEGS="<airflow minor>:<python> ..." picks some, e.g. LEGS="3.0:3.11 3.3:3.13".
+read -r -a LEGS <<<"${LEGS:-3.0:3.11 3.1:3.11 3.2:3.11 3.3:3.10 3.3:3.13}"
 
 run_leg() {  # <airflow minor> <python>: set up the leg's venv and run its tiers; prints one line
   local minor=$1 python=$2 name="airflow-$1-py$2" started=$SECONDS
@@ -40,7 +41,7 @@ run_leg() {  # <airflow minor> <python>: set up the leg's venv and run its tiers
 failed=0
 pids=()
 for leg in "${LEGS[@]}"; do
-  run_leg $leg &
+  run_leg "${leg%:*}" "${leg#*:}" &
   pids+=($!)
   if [ ${#pids[@]} -ge 2 ]; then
     wait "${pids[0]}" || failed=1
