@@ -177,7 +177,7 @@ class BuildTally:
     #: and why texts were refused, by what they were read as (the phone's region, "email", "external_id").
     email_hashes: dict[Any, str] = field(default_factory=dict, repr=False)
     external_id_hashes: dict[Any, str] = field(default_factory=dict, repr=False)
-    refusals: dict[tuple[str, str], InvalidIdentifier] = field(default_factory=dict, repr=False)
+    refusals: dict[tuple[str, str], tuple[str, str]] = field(default_factory=dict, repr=False)
     #: IP addresses as given -> their standard form, or None when not an address (a customer's events share one).
     ip_addresses: dict[str, str | None] = field(default_factory=dict, repr=False)
     #: Clear texts found to hold no personal data, by kind (PLAIN_TEXT, EVENT_NAME, URL_TEXT): tested first.
@@ -219,22 +219,23 @@ class BuildTally:
 
 def _remembered(
     hashes: dict[Any, str],
-    refusals: dict[tuple[str, str], InvalidIdentifier],
+    refusals: dict[tuple[str, str], tuple[str, str]],
     text: str,
     context: str,
     function: Callable[[str, str], str],
 ) -> str:
-    """``function(text, context)``, or the refusal it raised, remembered (bounded) by text and context."""
+    """``function(text, context)``, or the refusal it raised, remembered (bounded) by text and context (the
+    refusal as its field and reason: a kept exception would keep its traceback's frames alive)."""
     digest = hashes.get(text)
     if digest is not None:
         return digest
     refused = refusals.get((context, text))
     if refused is not None:
-        raise InvalidIdentifier(refused.field, refused.reason)
+        raise InvalidIdentifier(*refused)
     try:
         digest = function(text, context)
     except InvalidIdentifier as err:
-        _remember(refusals, (context, text), err)
+        _remember(refusals, (context, text), (err.field, err.reason))
         raise
     _remember(hashes, text, digest)
     return digest
