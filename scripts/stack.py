@@ -146,6 +146,9 @@ class Stack:
             AIRFLOW__API__BASE_URL=self.api_url,
             # Airflow 3.0 refuses ?deserialize=true on XCom reads unless this is on (3.1+ dropped the option).
             AIRFLOW__API__ENABLE_XCOM_DESERIALIZE_SUPPORT="True",
+            # One API-server process: uvicorn's supervisor restarts a worker whose start-up outlasts its health
+            # check, so on a loaded 2-core machine Airflow 3.0's four workers restarted forever and never served.
+            AIRFLOW__API__WORKERS="1",
             AIRFLOW__DAG_PROCESSOR__REFRESH_INTERVAL="5",
             AIRFLOW__SCHEDULER__MIN_FILE_PROCESS_INTERVAL="5",
             TIKTOK_EMULATOR_URL=self.emulator_url,
