@@ -9,8 +9,9 @@ form's "max active runs" at MAX_PARALLEL_RUNS or below; the task's ``max_active_
 backfills to that anyway. For a one-off year, a single run with ``date_from``/``date_to`` costs fewer calls
 (30 days a report request) than 365 daily runs.
 
-TikTok's default app limit is 10 requests per second shared by every task of the app: each task spaces its
-own requests at ``APP_RATE_LIMIT / MAX_PARALLEL_RUNS``, so parallel runs never exceed it together. A daily
+TikTok's default app limit is 10 requests per second shared by every task of the app: the connection's
+``rate_limit`` is that app-wide budget, and every task draws from one budget (shared by the processes of a host,
+and across hosts when the connection sets ``rate_limit_storage``), so parallel runs never exceed it together. A daily
 run costs 2 calls for up to 1,000 ads (one report page, one ``ad/get/`` page), plus about one report page
 per 1,000 rows of the lookback days.
 """
@@ -38,8 +39,6 @@ ADVERTISER_ID = os.environ.get("TIKTOK_ADVERTISER_ID", "7000000000000000001")
 #: Optional PostgreSQL destination: name an Airflow SQL connection to upsert into a table instead of files.
 SQL_CONN_ID = os.environ.get("TIKTOK_AD_METRICS_SQL_CONN_ID") or None
 TABLE = os.environ.get("TIKTOK_AD_METRICS_TABLE", "tiktok_ad_metrics") if SQL_CONN_ID else None
-#: TikTok's default app-wide request rate, shared by every task using the same app.
-APP_RATE_LIMIT = 10.0
 MAX_PARALLEL_RUNS = 4
 
 with DAG(
@@ -59,6 +58,5 @@ with DAG(
         sql_conn_id=SQL_CONN_ID,
         table=TABLE,
         lookback_days=3,
-        rate_limit=APP_RATE_LIMIT / MAX_PARALLEL_RUNS,
         max_active_tis_per_dag=MAX_PARALLEL_RUNS,
     )

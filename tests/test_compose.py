@@ -57,7 +57,8 @@ def test_every_airflow_service_installs_the_provider_from_this_checkout(resolved
     assert spec["build"]["dockerfile"] == "docker/Dockerfile"
     dockerfile = (REPO / "docker" / "Dockerfile").read_text()
     assert "COPY --chown=airflow:0 airflow_provider_tiktok /opt/provider/airflow_provider_tiktok" in dockerfile
-    assert '"/opt/provider[emulator,postgres]"' in dockerfile
+    # multi-host: the compose connection sets rate_limit_storage, which needs pyrate-limiter and redis.
+    assert '"/opt/provider[emulator,postgres,multi-host]"' in dockerfile
 
 
 @pytest.mark.parametrize("service", sorted(AIRFLOW_SERVICES))

@@ -203,7 +203,7 @@ def redis_limiter(uri: str, key: str, rate: float, *, patience: float = STORE_PA
     except ImportError as missing:
         raise RateLimitStoreError(
             f"connection field 'rate_limit_storage' needs the packages pyrate-limiter and redis ({missing.name} "
-            "is missing): pip install pyrate-limiter redis"
+            "is missing): pip install 'airflow-provider-tiktok[multi-host]'"
         ) from None
 
     # short time-outs: a limiter must not hang a task on a dead store

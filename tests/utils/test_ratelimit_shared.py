@@ -138,6 +138,6 @@ def test_the_hook_draws_both_budgets_from_the_connections_storage(set_tiktok_con
 @pytest.mark.unit
 def test_a_shared_limit_without_its_packages_says_what_to_install(monkeypatch):
     monkeypatch.setitem(sys.modules, "pyrate_limiter", None)  # as if not installed
-    with pytest.raises(RateLimitStoreError, match="pip install pyrate-limiter redis") as caught:
+    with pytest.raises(RateLimitStoreError, match=r"pip install .airflow-provider-tiktok\[multi-host\].") as caught:
         redis_limiter("redis://:s3cret@redis:6379/1", "app", 10)
     assert "s3cret" not in str(caught.value)
