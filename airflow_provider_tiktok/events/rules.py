@@ -94,8 +94,9 @@ CURRENCIES = frozenset(currency.alpha_3 for currency in pycountry.currencies)
 MAX_EVENT_AGE_DAYS = 28
 MAX_FUTURE_SECONDS = 300
 EVENT_ID_LENGTH = 36
-#: Hashes remembered by raw value, up to this many of each identifier (a customer sends several events).
-IDENTIFIER_CACHE_SIZE = 50_000
+#: Hashes remembered by raw value, up to this many of each identifier (a customer sends several events): a
+#: few MB in all, full after some 40,000 events, so an upload's memory does not grow with its size.
+IDENTIFIER_CACHE_SIZE = 10_000
 #: Clear texts (event names, user agents, pages repeat across events) found free of personal data are
 #: remembered, up to this many of each kind and this long.
 CLEAR_TEXT_CACHE_SIZE = 50_000
