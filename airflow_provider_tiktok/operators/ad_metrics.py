@@ -79,8 +79,9 @@ class TikTokAdMetricsOperator(BaseOperator):
     :param include_deleted: include deleted ads' rows (paused ads are always included).
     :param utm_defaults: values for UTM parameters a landing page lacks, overriding ours (templated).
     :param tiktok_conn_id: Airflow connection of type ``tiktok_ads`` (templated).
-    :param rate_limit: requests per second for this task; None uses the connection's ``rate_limit``. Keep the
-        sum over concurrently running tasks of one app within TikTok's app limit (10 by default).
+    :param rate_limit: the app's Marketing API requests per second; None uses the connection's ``rate_limit``.
+        Every task of the app draws from one budget (per host, or every host with ``rate_limit_storage``), so
+        this is the app's limit (10 by default), not a share of it.
     """
 
     template_fields = (

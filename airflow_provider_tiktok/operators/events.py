@@ -102,8 +102,8 @@ class TikTokEventsUploadOperator(BaseOperator):
         ``app.app_id`` where a row has no ``app_id`` of its own (templated); ``event_source_id`` is then the
         TikTok App ID.
     :param tiktok_conn_id: Airflow connection of type ``tiktok_ads`` (templated).
-    :param rate_limit: Events API requests per second, shared with every upload on the host; None uses the
-        connection's ``events_rate_limit``.
+    :param rate_limit: Events API requests per second, shared with every upload of the app (on the host, or on
+        every host with ``rate_limit_storage``); None uses the connection's ``events_rate_limit``.
     """
 
     template_fields = (

@@ -42,9 +42,9 @@ def test_dag_settings(dag):
     assert isinstance(task, TikTokAdMetricsOperator)
     assert task.lookback_days == 3
     assert task.date_from == "{{ data_interval_start | ds }}"
-    # Parallel runs (scheduled or backfilled) share TikTok's 10 requests/s app limit.
+    # Parallel runs (scheduled or backfilled) draw from the connection's one app-wide budget, undivided.
     assert task.max_active_tis_per_dag == dag.max_active_runs > 1
-    assert task.rate_limit * task.max_active_tis_per_dag <= 10
+    assert task.rate_limit is None
     assert dag.start_date <= pendulum.now("UTC") - timedelta(days=366)  # any day of the last year is backfillable
 
 
