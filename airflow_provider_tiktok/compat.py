@@ -58,6 +58,7 @@ class ApiServer:
     create_session: Any
     AssetEvent: Any
     AssetModel: Any
+    Connection: Any
     DagRun: Any
     TaskInstance: Any
     Trigger: Any
@@ -72,6 +73,7 @@ def api_server() -> ApiServer:
     Their paths are the same on Airflow 3.0 through 3.3."""
     from airflow.api_fastapi.core_api.security import requires_access_asset, requires_access_dag
     from airflow.models.asset import AssetEvent, AssetModel
+    from airflow.models.connection import Connection
     from airflow.models.dagrun import DagRun
     from airflow.models.taskinstance import TaskInstance
     from airflow.models.trigger import Trigger
@@ -82,6 +84,7 @@ def api_server() -> ApiServer:
         create_session=create_session,
         AssetEvent=AssetEvent,
         AssetModel=AssetModel,
+        Connection=Connection,
         DagRun=DagRun,
         TaskInstance=TaskInstance,
         Trigger=Trigger,

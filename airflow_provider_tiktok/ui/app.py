@@ -33,7 +33,7 @@ def page(request: Request) -> HTMLResponse:
     """The monitoring page."""
     now = clock.utcnow()
     data = sources.gather(now)
-    html = render_page(data, scan_ledgers(sources.state_roots(), now), links(request), airflow_minor())
+    html = render_page(data, scan_ledgers(data.roots, now), links(request), airflow_minor())
     return HTMLResponse(html, headers=NO_STORE)
 
 

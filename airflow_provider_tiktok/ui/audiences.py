@@ -1,7 +1,8 @@
 """The page's audience rows: calls counted today against TikTok's 24, the next reset, the last sync, a deferral.
 
-Calls come from each audience's ledger (``ledger.json`` only: snapshot files, which hold hashed ids, are
-never opened); the last sync from the audience asset's newest event and the summary its task returned.
+Calls come from each audience's ledger and its day's claims (``ledger.json`` and the claim files' names only:
+snapshot files, which hold hashed ids, are never opened), counted as the budget counts them, the larger of the
+two; the last sync from the audience asset's newest event and the summary its task returned.
 """
 
 from __future__ import annotations
@@ -12,6 +13,7 @@ from dataclasses import dataclass, replace
 from datetime import datetime
 from typing import Any
 
+from airflow_provider_tiktok.audiences.claims import claimed
 from airflow_provider_tiktok.audiences.damage import Damage, decode_ledger
 from airflow_provider_tiktok.audiences.ledger import LEDGER_FILE, LEDGER_VERSION, STATUSES, counted_on
 from airflow_provider_tiktok.audiences.plan import TIKTOK_DAILY_CALL_LIMIT, next_utc_midnight, utc_day
@@ -85,7 +87,10 @@ def scan_ledgers(roots: Iterable[str], now: datetime) -> list[LedgerView]:
                 for folder in sorted(advertiser.iterdir()):
                     path = folder / LEDGER_FILE
                     if path.is_file():
-                        views.append(read_ledger(path.read_bytes(), advertiser.name, folder.name, now))
+                        view = read_ledger(path.read_bytes(), advertiser.name, folder.name, now)
+                        # Racing workers may claim calls whose ledger entry was lost: the budget counts claims too.
+                        claims = claimed(folder, utc_day(now))
+                        views.append(replace(view, calls_today=max(view.calls_today, claims)))
         except OSError as err:  # an unreadable root hides its audiences, not the page
             log.warning("TikTok page: cannot read the audience state under %s: %s", root, err)
     return views

@@ -50,6 +50,8 @@ class PageData:
     now: datetime
     records: list[AssetRecord] = field(default_factory=list)
     deferred: list[DeferredSync] = field(default_factory=list)
+    #: The state roots whose audience ledgers the page reads.
+    roots: list[str] = field(default_factory=list)
 
 
 def uri_parts(uri: str, scheme: str) -> list[str]:

@@ -36,12 +36,19 @@ CHUNK = 500
 Key = tuple[str, str, str, int]
 
 
-def state_roots() -> list[str]:
-    """Where audience ledgers live: ``$AIRFLOW_HOME/tiktok/state`` and the roots listed (comma-separated) in
-    the Airflow option ``[tiktok_ads] state_uris`` (``AIRFLOW__TIKTOK_ADS__STATE_URIS``) for tasks that set
-    their own ``state_uri``."""
+def state_roots(session: Any) -> list[str]:
+    """Where audience ledgers live: ``$AIRFLOW_HOME/tiktok/state``, the ``state_uri`` of every ``tiktok_ads``
+    connection in the metadata database (the shared state of multi-host deployments), and the roots listed
+    (comma-separated) in the Airflow option ``[tiktok_ads] state_uris`` (``AIRFLOW__TIKTOK_ADS__STATE_URIS``)
+    for tasks that set their own ``state_uri`` or take their connection from a secrets backend."""
+    connection = api_server().Connection
+    from_connections = []
+    for conn in session.scalars(select(connection).where(connection.conn_type == "tiktok_ads")):
+        uri = conn.extra_dejson.get("state_uri")  # decrypted; {} when the extra is not a JSON object
+        if isinstance(uri, str) and uri.strip():
+            from_connections.append(uri.strip())
     listed = [part.strip() for part in airflow_config("tiktok_ads", "state_uris", "").split(",")]
-    return list(dict.fromkeys([str(default_root("state")), *filter(None, listed)]))
+    return list(dict.fromkeys([str(default_root("state")), *from_connections, *filter(None, listed)]))
 
 
 def _chunks(values: Iterable[str]) -> Iterator[list[str]]:
@@ -168,7 +175,9 @@ def deferred_syncs(session: Any) -> list[DeferredSync]:
 def gather(now: datetime) -> PageData:
     """Everything one page view shows, read in one session."""
     with api_server().create_session() as session:
-        return PageData(now=now, records=asset_records(session, now), deferred=deferred_syncs(session))
+        return PageData(
+            now=now, records=asset_records(session, now), deferred=deferred_syncs(session), roots=state_roots(session)
+        )
 
 
 def run_summary(session: Any, dag_id: str, run_id: str, task_id: str, map_index: int = -1) -> dict[str, Any] | None:

@@ -101,3 +101,25 @@ def test_rejects_of_an_unknown_run_show_nothing(client, airflow_db):
     )
     assert answer.status_code == 200
     assert "No rejected event recorded" in answer.text
+
+
+def test_the_state_roots_include_every_tiktok_connections_state_uri(airflow_db, tmp_path):
+    import json
+
+    from airflow.models.connection import Connection
+
+    from airflow_provider_tiktok.compat import api_server
+    from airflow_provider_tiktok.ui import sources
+
+    shared = str(tmp_path / "shared-state")
+    api = api_server()
+    with api.create_session() as session:
+        extra = json.dumps({"state_uri": shared})
+        session.add(Connection(conn_id="tiktok_shared", conn_type="tiktok_ads", extra=extra))
+        session.add(Connection(conn_id="tiktok_plain", conn_type="tiktok_ads", extra=json.dumps({"app_id": "1"})))
+        session.add(Connection(conn_id="other", conn_type="http", extra=json.dumps({"state_uri": "/elsewhere"})))
+    with api.create_session() as session:
+        roots = sources.state_roots(session)
+    assert shared in roots
+    assert "/elsewhere" not in roots
+    assert roots[0].endswith("tiktok/state")  # the default root stays first

@@ -112,3 +112,15 @@ def test_snapshot_files_are_never_opened(tmp_path, monkeypatch):
 
 def test_a_missing_root_shows_no_audience(tmp_path):
     assert audiences.scan_ledgers([str(tmp_path / "absent")], NOW) == []
+
+
+def test_calls_claimed_without_a_ledger_entry_count_as_the_budget_counts_them(tmp_path):
+    from airflow_provider_tiktok.audiences.claims import claim
+
+    ledger_with_calls(tmp_path, 2)  # two calls, each claimed its slot and is in the ledger
+    (folder,) = (tmp_path / "audiences" / ADVERTISER).iterdir()
+    for n in range(3):  # a racing worker claimed three more today; its ledger entries were lost
+        claim(folder, "2026-11-22", 24, f"r{n}", NOW.isoformat())
+    claim(folder, "2026-11-21", 24, "yesterday", NOW.isoformat())
+    (view,) = audiences.scan_ledgers([str(tmp_path)], NOW)
+    assert view.calls_today == 5
