@@ -68,13 +68,13 @@ def router(state: EmulatorState) -> APIRouter:
     @api.get("/faults")
     def faults() -> dict[str, Any]:
         """The fault rules (with counts left), limits and live locks."""
-        with state.lock:
+        with state.arrival_lock:
             return state.faults.to_dict(time.monotonic())
 
     @api.post("/faults")
     def add_faults(body: JsonBody) -> dict[str, Any]:
         """Add rules and set limits (400 for anything malformed)."""
-        with state.lock:
+        with state.arrival_lock:
             try:
                 _apply_faults(state, body)
             except (TypeError, ValueError) as error:
@@ -84,7 +84,7 @@ def router(state: EmulatorState) -> APIRouter:
     @api.delete("/faults")
     def clear_faults() -> dict[str, Any]:
         """Remove every rule, limit and lock."""
-        with state.lock:
+        with state.arrival_lock:
             state.faults.clear()
             return state.faults.to_dict(time.monotonic())
 

@@ -199,6 +199,9 @@ class EmulatorState:
         self.anchor = anchor or self.clock.now().date()
         self.dataset: Dataset = get_dataset(seed, self.anchor)
         self.faults = Faults(seed)
+        #: Guards ``faults`` and ``in_flight`` only, so a request is stamped and rate-counted on arrival even while
+        #: another one is computed under ``lock``.
+        self.arrival_lock = threading.RLock()
         self.settings = Settings()
         #: API requests being handled now (a delayed one keeps counting after its client gave up).
         self.in_flight = 0
@@ -238,7 +241,8 @@ class EmulatorState:
         self.wait_idle(5.0)
         with self.lock:
             self.clock = Clock(self._initial_now)
-            self.faults.clear()
+            with self.arrival_lock:
+                self.faults.clear()
             self.settings = Settings()
             self._clear()
 
