@@ -4,11 +4,8 @@
 # extras of the provider to install with it.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-PY=${PYTHON:-python3}
-if ! "$PY" -c "" 2>/dev/null; then  # pyenv installs 3.10-3.13 without putting them all on PATH: use its copy
-  PY=$(ls -d "$(pyenv root 2>/dev/null || echo "$HOME/.pyenv")"/versions/"${PY#python}".*/bin/"$PY" 2>/dev/null | tail -1)
-  [ -n "$PY" ] || { echo "setup: no ${PYTHON} interpreter (install it, e.g. with pyenv)" >&2; exit 1; }
-fi
+source scripts/find_python.sh
+PY=$(find_python "${PYTHON:-python3}")
 VENV=${VENV:-.venv}
 LOCK=${LOCK:-constraints/airflow-3.3-py3.11.txt}
 UV_VERSION=0.13.9

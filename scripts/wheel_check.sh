@@ -6,10 +6,8 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 LOCK=${LOCK:-constraints/airflow-3.0-py3.11.txt}
 AIRFLOW=${AIRFLOW:-3.0.6}
-PY=${PYTHON:-python3.11}
-if ! "$PY" -c "" 2>/dev/null; then  # pyenv's copy, as scripts/setup.sh finds it
-  PY=$(ls -d "$(pyenv root 2>/dev/null || echo "$HOME/.pyenv")"/versions/"${PY#python}".*/bin/"$PY" 2>/dev/null | tail -1)
-fi
+source scripts/find_python.sh
+PY=$(find_python "${PYTHON:-python3.11}")
 UV=${UV:-.venv/bin/uv}
 work=.artifacts/wheel-check
 rm -rf "$work" && mkdir -p "$work/home"
