@@ -149,6 +149,9 @@ class Stack:
             # One API-server process: uvicorn's supervisor restarts a worker whose start-up outlasts its health
             # check, so on a loaded 2-core machine Airflow 3.0's four workers restarted forever and never served.
             AIRFLOW__API__WORKERS="1",
+            # SQLite waits up to 60 s for a lock instead of 5: under load a write held longer made the API answer
+            # 503 after Airflow had half-created a backfill, and the scheduler died on the rolled-back runs.
+            AIRFLOW__DATABASE__SQL_ALCHEMY_CONN=f"sqlite:///{self.home / 'airflow.db'}?timeout=60",
             AIRFLOW__DAG_PROCESSOR__REFRESH_INTERVAL="5",
             AIRFLOW__SCHEDULER__MIN_FILE_PROCESS_INTERVAL="5",
             TIKTOK_EMULATOR_URL=self.emulator_url,
