@@ -268,9 +268,12 @@ def normalise_phone(value: object, default_region: str = "US") -> str:
         return e164
     if len(text) >= 15 and _several_phones(text):  # two numbers of 7 digits and a separator: 15 characters
         raise InvalidIdentifier("phone", "holds more than one phone number (a list?): give one number a row")
-    e164 = national_e164(text, region)
-    if e164:
-        return e164
+    return national_e164(text, region) or full_parse(text, region)
+
+
+def full_parse(text: str, region: str) -> str:
+    """phonenumbers' reading of ``text`` (unwrapped, one number): E.164 of a valid number, or the refusal with
+    its reason. The path every shortcut must agree with, and the one that gives every refusal."""
     try:
         number = phonenumbers.parse(text, region)
     except phonenumbers.NumberParseException:

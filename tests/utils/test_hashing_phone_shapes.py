@@ -16,13 +16,14 @@ import random
 
 import phonenumbers
 import pytest
-from phonenumbers import PhoneNumberType, ValidationResult
+from phonenumbers import PhoneNumberType
 
 from airflow_provider_tiktok.utils.hashing import (
     InvalidIdentifier,
     _several_phones,
     _text,
     _unwrapped_phone,
+    full_parse,
     normalise_phone,
 )
 from airflow_provider_tiktok.utils.phone_shapes import NATIONAL_REGIONS, national_e164
@@ -47,36 +48,12 @@ SEPARATORS = [" ", " ", "-", ".", "/", "", "  ", " - ", ")", "(", "\u00a0", "\u2
 
 
 def reference(raw: object, region: str) -> str:
-    """``normalise_phone`` without its shortcuts: phonenumbers' parse, possibility and validity checks and
-    E.164 format, with the provider's unwrapping and reasons (the code before the shortcuts, kept here)."""
+    """``normalise_phone`` without its shortcuts: the provider's unwrapping and list check, then only its full
+    parse (phonenumbers' parse, possibility and validity checks, E.164 format and the refusal reasons)."""
     text = _unwrapped_phone(_text(raw, "phone"))
     if len(text) >= 15 and _several_phones(text):
         raise InvalidIdentifier("phone", "holds more than one phone number (a list?): give one number a row")
     return full_parse(text, region)
-
-
-def full_parse(text: str, region: str) -> str:
-    """phonenumbers' reading of ``text``: E.164 of a valid number, or the provider's reason for a refusal."""
-    try:
-        number = phonenumbers.parse(text, region)
-    except phonenumbers.NumberParseException:
-        raise InvalidIdentifier("phone", f"is not a phone number (read in region {region})") from None
-    possible = phonenumbers.is_possible_number_with_reason(number)
-    if possible not in (ValidationResult.IS_POSSIBLE, ValidationResult.IS_POSSIBLE_LOCAL_ONLY):
-        raise InvalidIdentifier("phone", f"has an impossible length for its country (region {region})")
-    if not number.national_number:
-        raise InvalidIdentifier("phone", "is all zeros")
-    if not phonenumbers.is_valid_number(number):
-        where = region
-        if number.country_code and number.country_code != phonenumbers.country_code_for_region(region):
-            where = phonenumbers.region_code_for_country_code(number.country_code)
-        hint = (
-            "a local number without its area code?"
-            if possible == ValidationResult.IS_POSSIBLE_LOCAL_ONLY
-            else "a local number without its area code, or a prefix not in use?"
-        )
-        raise InvalidIdentifier("phone", f"is not a valid number for region {where} ({hint})")
-    return phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.E164)
 
 
 def outcome(function, raw: object, region: str) -> str:
