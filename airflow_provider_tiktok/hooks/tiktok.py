@@ -19,7 +19,7 @@ from airflow_provider_tiktok.exceptions import TikTokApiError, TikTokConfigError
 from airflow_provider_tiktok.hooks import connection as conn_form
 from airflow_provider_tiktok.hooks.codes import ACCESS_TOKEN_EXPIRED, RATE_LIMIT_CODES
 from airflow_provider_tiktok.hooks.connection import TikTokConnectionConfig
-from airflow_provider_tiktok.hooks.envelope import TrackResult, encode_params, parse_answer
+from airflow_provider_tiktok.hooks.envelope import TrackResult, encode_body, encode_params, parse_answer
 from airflow_provider_tiktok.hooks.paging import ItemKey, ListingCheck, by_dimensions, by_field, by_value
 from airflow_provider_tiktok.hooks.retry import BeforeRetry, RetryPolicy
 from airflow_provider_tiktok.hooks.tokens import TOKENLESS_PATHS, TokenMixin, mask
@@ -235,6 +235,9 @@ class TikTokAdsHook(TokenMixin, BaseHook):
             headers["Access-Token"] = token
         if kwargs.get("files"):
             headers["Content-Type"] = None  # let requests set the multipart boundary
+        body = kwargs.get("json")
+        if body is not None:
+            headers["Content-Type"] = "application/json"
         self.limiter(path).acquire()
         with self._calls_lock:
             self.api_calls += 1
@@ -243,8 +246,7 @@ class TikTokAdsHook(TokenMixin, BaseHook):
                 method.upper(),
                 self.config.api_root + path,
                 params=encode_params(kwargs.get("params")),
-                json=kwargs.get("json"),
-                data=kwargs.get("data"),
+                data=encode_body(body) if body is not None else kwargs.get("data"),
                 files=kwargs.get("files"),
                 headers=headers,
                 timeout=self.timeout,

@@ -369,3 +369,28 @@ def test_events_and_marketing_calls_draw_from_separate_host_wide_budgets(set_tik
     assert {events.path.parent, marketing.path.parent} == {home / "tiktok" / "ratelimit"}
     assert TikTokAdsHook(events_rate_limit=5).limiter("event/track/").rate == 5.0
     assert TikTokAdsHook(rate_limit=3).limiter("event/track/").rate == 70.0
+
+
+def test_json_bodies_are_sent_as_compact_utf8_json(hook, requests_mock):
+    requests_mock.post(API + "event/track/", json=envelope())
+    body = {"event_source": "web", "data": [{"event": "Purchase", "page": {"url": "https://shop.example/café"}}]}
+    hook.track_events(body)
+    sent = requests_mock.last_request
+    assert sent.headers["Content-Type"] == "application/json"
+    assert sent.body == json.dumps(body, ensure_ascii=False, separators=(",", ":")).encode()
+    assert json.loads(sent.body) == body
+
+
+@pytest.mark.parametrize("number", [float("nan"), float("inf"), float("-inf")])
+def test_a_non_finite_number_in_a_body_is_refused_before_sending(hook, requests_mock, number):
+    requests_mock.post(API + "event/track/", json=envelope())
+    with pytest.raises(ValueError, match="JSON compliant"):
+        hook.track_events({"data": [{"properties": {"value": number}, "event": "null"}]})
+    assert requests_mock.call_count == 0
+
+
+def test_a_body_holding_null_as_text_is_sent(hook, requests_mock):
+    requests_mock.post(API + "event/track/", json=envelope())
+    body = {"data": [{"event": "null", "properties": {"description": None}}]}
+    hook.track_events(body)
+    assert json.loads(requests_mock.last_request.body) == body
