@@ -20,6 +20,10 @@ _DATE_ONLY = re.compile(r"\d{4}-?\d{2}-?\d{2}")
 _TRUE = frozenset({"true", "1", "yes", "y", "t"})
 _FALSE = frozenset({"false", "0", "no", "n", "f"})
 _UTC = timezone.utc
+_UNITS = "0123456789"
+#: Unix seconds of the minutes of ISO times read so far (``2026-03-10T15:30`` -> 1773156600), a few thousand at most.
+_MINUTES: dict[str, int] = {}
+_MINUTES_KEPT = 10_000
 
 
 def parse_event_time(value: Any, row: int | None = None) -> int:
@@ -45,6 +49,16 @@ def parse_event_time(value: Any, row: int | None = None) -> int:
 def _time_text(value: str, row: int | None) -> datetime | int:
     """An event time written as text: an ISO 8601 date and time, or Unix seconds/milliseconds as digits."""
     text = value.strip()
+    if len(text) == 20 and text[19] == "Z" and text[16] == ":" and text[17] in "012345" and text[18] in _UNITS:
+        # UTC to the second, the commonest spelling: the minute read once (its events share it), then its seconds.
+        minute = _MINUTES.get(text[:16])
+        if minute is None:
+            moment = _time_text(text[:16] + ":00+00:00", row)
+            minute = moment if isinstance(moment, int) else int(moment.timestamp() // 1)
+            if len(_MINUTES) >= _MINUTES_KEPT:
+                _MINUTES.clear()
+            _MINUTES[text[:16]] = minute
+        return minute + int(text[17:19])
     if len(text) > 10 and text[4] == "-":  # ISO 8601 date and time
         if text[-1] in "Zz":
             text = text[:-1] + "+00:00"
