@@ -35,12 +35,15 @@ from airflow_provider_tiktok.events.rules import (
     MAX_EVENT_NAME_LENGTH,
     MAX_FUTURE_SECONDS,
     MAX_TEXT_LENGTH,
+    PAGE_FIELDS,
     PLAIN_TEXT,
+    PRICED_FIELDS,
     PROPERTY_FIELD_SET,
     PROPERTY_TEXT_FIELDS,
     SOURCE_FIELDS,
     STANDARD_EVENTS,
     URL_TEXT,
+    USER_FIELDS,
     USER_TEXT_FIELDS,
     BuildTally,
     EventRules,
@@ -77,6 +80,8 @@ _FOREIGN_FIELDS = {
     source: frozenset(name for other, names in SOURCE_FIELDS.items() if other != source for name in names)
     for source in EVENT_SOURCES
 }
+#: The event sources whose events carry an object of their own (``app``, ``lead``).
+_SOURCE_OBJECTS = frozenset({"app", "crm"})
 #: How deep a rejects-file copy of a record follows nested lists and objects.
 _REDACT_DEPTH = 4
 
@@ -85,7 +90,12 @@ def build_event(record: Mapping[str, Any], row: int, rules: EventRules, tally: B
     """The ``event/track/`` event for one canonical record; raises :class:`RowRejected` for a bad row."""
     if not record.keys() <= CANONICAL_FIELDS:
         check_fields(record, row)
-    given = {key: value for key, value in record.items() if value is not None and value != ""}
+    values = record.values()
+    given = (
+        record
+        if None not in values and "" not in values
+        else {key: value for key, value in record.items() if value is not None and value != ""}
+    )
     name = as_text(given["event"], "event", row) if "event" in given else None
     name = name or rules.default_event
     if not name:
@@ -101,25 +111,43 @@ def build_event(record: Mapping[str, Any], row: int, rules: EventRules, tally: B
         raise RowRejected(f"is older than {rules.max_event_age_days} days", row=row, field="event_time")
     if moment > rules.now + MAX_FUTURE_SECONDS:
         raise RowRejected("is more than 5 minutes in the future", row=row, field="event_time")
-    event: dict[str, Any] = {"event": name, "event_time": moment, "event_id": None, "user": None}
-    event["user"] = _user(given, row, rules, tally)
+    fields: dict[str, Any] = {"event": name, "event_time": moment, "user": _user(given, row, rules, tally)}
     if not given.keys().isdisjoint(PROPERTY_FIELD_SET):
         properties = _properties(given, row, rules, tally)
         if properties:
-            event["properties"] = properties
+            fields["properties"] = properties
     page = _page(given, row, rules, tally)
     if page:
-        event["page"] = page
-    _source_objects(event, given, row, rules, tally)
-    event["limited_data_use"] = (
+        fields["page"] = page
+    if rules.event_source in _SOURCE_OBJECTS or not given.keys().isdisjoint(_FOREIGN_FIELDS[rules.event_source]):
+        _source_objects(fields, given, row, rules, tally)
+    fields["limited_data_use"] = (
         as_flag(given["limited_data_use"], row) if "limited_data_use" in given else rules.limited_data_use
     )
     event_id = _clear(given["event_id"], "event_id", row, rules, tally) if "event_id" in given else None
-    event["event_id"] = event_id or built_event_id(event)
+    event = {"event": name, "event_time": moment, "event_id": event_id or built_event_id(fields)}
+    event.update(fields)  # TikTok's order: event, event_time, event_id, user, properties, page, app/lead, ...
     return event
 
 
 def _user(given: Mapping[str, Any], row: int, rules: EventRules, tally: BuildTally) -> dict[str, Any]:
+    """``_new_user``, remembered by the row's identity fields when none was dropped (a dropped one is counted for
+    each row)."""
+    key = tuple(map(given.get, USER_FIELDS))
+    try:
+        known = tally.users.get(key)
+    except TypeError:  # a list or an object among the fields: built afresh
+        known = None
+    if known is not None:
+        return known.copy()
+    dropped = tally.dropped_fields.total()
+    user = _new_user(given, row, rules, tally)
+    if tally.dropped_fields.total() == dropped:
+        tally.remember(tally.users, key, user.copy())
+    return user
+
+
+def _new_user(given: Mapping[str, Any], row: int, rules: EventRules, tally: BuildTally) -> dict[str, Any]:
     """Hashed email/phone/external_id, device ids and clear-text signals; unusable identifiers dropped (a row
     left without the identity its source needs is rejected, naming the identifier that was unusable)."""
     user: dict[str, Any] = {}
@@ -290,7 +318,36 @@ def _device_id(value: Any, name: str) -> str:
 
 
 def _properties(given: Mapping[str, Any], row: int, rules: EventRules, tally: BuildTally) -> dict[str, Any]:
-    """currency, value, content_type, contents, num_items and the order/shop/search/description texts."""
+    """currency, value, content_type, contents, num_items (remembered by PRICED_FIELDS) and the
+    order/shop/search/description texts."""
+    key = tuple(map(given.get, PRICED_FIELDS))
+    try:
+        known = tally.priced.get(key)
+    except TypeError:  # a list or an object among the fields: built afresh
+        known = None
+    if known is None:
+        properties = _priced(given, row, rules, tally)
+        tally.remember(tally.priced, key, _copy_priced(properties))
+    else:
+        properties = _copy_priced(known)
+    for name in PROPERTY_TEXT_FIELDS:
+        if name in given:
+            text = _clear(given[name], name, row, rules, tally)
+            if text:
+                properties[name] = text
+    return properties
+
+
+def _copy_priced(properties: dict[str, Any]) -> dict[str, Any]:
+    """A copy that shares no dict or list with ``properties`` (events are the caller's to change)."""
+    copy = properties.copy()
+    if "contents" in copy:
+        copy["contents"] = list(map(dict.copy, copy["contents"]))
+    return copy
+
+
+def _priced(given: Mapping[str, Any], row: int, rules: EventRules, tally: BuildTally) -> dict[str, Any]:
+    """currency, value, content_type, contents and num_items."""
     contents = _contents(given, row, rules, tally)
     properties = _amount(given, contents, row, rules)
     content_type = as_text(given["content_type"], "content_type", row) if "content_type" in given else None
@@ -305,11 +362,6 @@ def _properties(given: Mapping[str, Any], row: int, rules: EventRules, tally: Bu
         properties["contents"] = contents
     if "num_items" in given:
         properties["num_items"] = as_count(given["num_items"], "num_items", row)
-    for name in PROPERTY_TEXT_FIELDS:
-        if name in given:
-            text = _clear(given[name], name, row, rules, tally)
-            if text:
-                properties[name] = text
     return properties
 
 
@@ -387,6 +439,21 @@ def _content_fields(
 
 
 def _page(given: Mapping[str, Any], row: int, rules: EventRules, tally: BuildTally) -> dict[str, str]:
+    """``_new_page``, remembered by PAGE_FIELDS."""
+    key = tuple(map(given.get, PAGE_FIELDS))
+    try:
+        known = tally.pages.get(key)
+    except TypeError:  # a list or an object among the fields: built afresh
+        known = None
+    if known is not None:
+        return known.copy()
+    page = _new_page(given, row, rules, tally)
+    tally.remember(tally.pages, key, page.copy())
+    return page
+
+
+def _new_page(given: Mapping[str, Any], row: int, rules: EventRules, tally: BuildTally) -> dict[str, str]:
+    """The page URL (required for web events, http or https) and referrer."""
     page: dict[str, str] = {}
     url = _clear(given["page_url"], "page_url", row, rules, tally, URL_TEXT) if "page_url" in given else None
     if url:

@@ -51,13 +51,15 @@ _FAST_FLOATS = (1e-4, 1e16)
 
 
 def built_event_id(event: dict[str, Any]) -> str:
-    """``derive_event_id`` of an event ``build_event`` made, through the faster encoder when its amounts (its
-    only floats) are within the bounds where both encoders write them alike."""
+    """``derive_event_id`` of an event ``build_event`` made (with or without its ``event_id`` key), through the
+    faster encoder when its amounts (its only floats) are within the bounds where both encoders write them alike."""
     properties = event.get("properties")
     if properties and not _plain_amounts(properties):
         return derive_event_id(event)
+    if "event_id" in event:
+        event = {key: value for key, value in event.items() if key != "event_id"}
     try:
-        canonical = _FAST_CANONICAL.encode({key: value for key, value in event.items() if key != "event_id"})
+        canonical = _FAST_CANONICAL.encode(event)
     except UnicodeEncodeError:  # a lone surrogate: derive_event_id raises as it always did
         return derive_event_id(event)
     return hashlib.sha256(canonical).hexdigest()[:EVENT_ID_LENGTH]

@@ -3,6 +3,7 @@ the upload's rules (checked once) and what building noticed (the tally)."""
 
 from __future__ import annotations
 
+import functools
 from collections import Counter
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
@@ -30,6 +31,10 @@ USER_TEXT_FIELDS = ("ttclid", "ttp", "user_agent", "locale")
 PROPERTY_TEXT_FIELDS = ("order_id", "shop_id", "query", "description")
 DEVICE_ID_FIELDS = ("idfa", "idfv", "gaid")
 HASHED_FIELDS = ("email", "phone", "external_id")
+#: The fields the ``user`` object, the priced part of ``properties`` and ``page`` are each built from.
+USER_FIELDS = (*HASHED_FIELDS, *DEVICE_ID_FIELDS, "ip", *USER_TEXT_FIELDS)
+PRICED_FIELDS = ("value", "currency", "content_type", "contents", "num_items", *CONTENT_FIELDS)
+PAGE_FIELDS = ("page_url", "referrer_url")
 #: App events carry an ``app`` object (``app_id``: the app's store id), CRM events a ``lead`` object; app events
 #: may say the iOS tracking consent in ``user.att_status`` (TikTok's Events API 2.0 as its partners send it).
 APP_FIELDS = ("app_id", "app_name", "app_version")
@@ -158,7 +163,7 @@ class EventRules:
         if self.default_app_id is not None and (self.event_source != "app" or not str(self.default_app_id).strip()):
             raise TikTokConfigError("app_id is the store id of the app that app events (event_source='app') come from")
 
-    @property
+    @functools.cached_property
     def oldest(self) -> int:
         """The oldest accepted event time (Unix seconds)."""
         return self.now - self.max_event_age_days * 86_400
@@ -181,6 +186,13 @@ class BuildTally:
     refusals: dict[tuple[str, str], tuple[str, str]] = field(default_factory=dict, repr=False)
     #: IP addresses as given -> their standard form, or None when not an address (a customer's events share one).
     ip_addresses: dict[str, str | None] = field(default_factory=dict, repr=False)
+    #: Parts of events by the row fields they are built from (all given as text), for the next rows with the same
+    #: fields: the ``user`` object by USER_FIELDS when nothing in it was dropped (a customer's events share it;
+    #: three hashes, the IP and the user agent), the priced part of ``properties`` by PRICED_FIELDS (a product
+    #: sells at one price, mostly one at a time), ``page`` by PAGE_FIELDS. Bounded like the hashes.
+    users: dict[tuple[Any, ...], dict[str, Any]] = field(default_factory=dict, repr=False)
+    priced: dict[tuple[Any, ...], dict[str, Any]] = field(default_factory=dict, repr=False)
+    pages: dict[tuple[Any, ...], dict[str, Any]] = field(default_factory=dict, repr=False)
     #: Clear texts found to hold no personal data, by kind (PLAIN_TEXT, EVENT_NAME, URL_TEXT): tested first.
     clean_texts: tuple[set[str], set[str], set[str]] = field(default_factory=lambda: (set(), set(), set()), repr=False)
 
@@ -205,6 +217,13 @@ class BuildTally:
         if value.__class__ is not str:
             return hash_external_id(value)
         return _remembered(self.external_id_hashes, self.refusals, value, "external_id", _hash_external_id)
+
+    @staticmethod
+    def remember(parts: dict[tuple[Any, ...], dict[str, Any]], key: tuple[Any, ...], part: dict[str, Any]) -> None:
+        """Keep ``part`` in ``parts`` for the rows whose fields are ``key``, when they are all text or absent (``1``
+        and ``1.0`` are equal keys, not equal input)."""
+        if all(value is None or value.__class__ is str for value in key):
+            _remember(parts, key, part)
 
     def personal_data(self, text: str, kind: int, region: str) -> PersonalData | None:
         """``personal_data_in`` for a clear text of ``kind``; a text found clean is remembered (bounded) in
