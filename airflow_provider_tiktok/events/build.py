@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import json
 import math
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from decimal import Decimal
 from typing import Any
 
@@ -111,12 +111,13 @@ def build_event(record: Mapping[str, Any], row: int, rules: EventRules, tally: B
         raise RowRejected(f"is older than {rules.max_event_age_days} days", row=row, field="event_time")
     if moment > rules.now + MAX_FUTURE_SECONDS:
         raise RowRejected("is more than 5 minutes in the future", row=row, field="event_time")
-    fields: dict[str, Any] = {"event": name, "event_time": moment, "user": _user(given, row, rules, tally)}
+    user = _part(tally.users, USER_FIELDS, _user, given, row, rules, tally)
+    fields: dict[str, Any] = {"event": name, "event_time": moment, "user": user}
     if not given.keys().isdisjoint(PROPERTY_FIELD_SET):
         properties = _properties(given, row, rules, tally)
         if properties:
             fields["properties"] = properties
-    page = _page(given, row, rules, tally)
+    page = _part(tally.pages, PAGE_FIELDS, _page, given, row, rules, tally)
     if page:
         fields["page"] = page
     if rules.event_source in _SOURCE_OBJECTS or not given.keys().isdisjoint(_FOREIGN_FIELDS[rules.event_source]):
@@ -130,24 +131,33 @@ def build_event(record: Mapping[str, Any], row: int, rules: EventRules, tally: B
     return event
 
 
-def _user(given: Mapping[str, Any], row: int, rules: EventRules, tally: BuildTally) -> dict[str, Any]:
-    """``_new_user``, remembered by the row's identity fields when none was dropped (a dropped one is counted for
-    each row)."""
-    key = tuple(map(given.get, USER_FIELDS))
+def _part(
+    parts: dict[tuple[Any, ...], dict[str, Any]],
+    names: tuple[str, ...],
+    build: Callable[[Mapping[str, Any], int, EventRules, BuildTally], dict[str, Any]],
+    given: Mapping[str, Any],
+    row: int,
+    rules: EventRules,
+    tally: BuildTally,
+    copy: Callable[[dict[str, Any]], dict[str, Any]] = dict.copy,
+) -> dict[str, Any]:
+    """``build(given, ...)``, or a ``copy`` of what it built for an earlier row with the same fields ``names``
+    (kept in ``parts`` when building dropped nothing: a dropped identifier is counted for each row)."""
+    key = tuple(map(given.get, names))
     try:
-        known = tally.users.get(key)
+        known = parts.get(key)
     except TypeError:  # a list or an object among the fields: built afresh
         known = None
     if known is not None:
-        return known.copy()
+        return copy(known)
     dropped = tally.dropped_fields.total()
-    user = _new_user(given, row, rules, tally)
+    part = build(given, row, rules, tally)
     if tally.dropped_fields.total() == dropped:
-        tally.remember(tally.users, key, user.copy())
-    return user
+        tally.remember(parts, key, copy(part))
+    return part
 
 
-def _new_user(given: Mapping[str, Any], row: int, rules: EventRules, tally: BuildTally) -> dict[str, Any]:
+def _user(given: Mapping[str, Any], row: int, rules: EventRules, tally: BuildTally) -> dict[str, Any]:
     """Hashed email/phone/external_id, device ids and clear-text signals; unusable identifiers dropped (a row
     left without the identity its source needs is rejected, naming the identifier that was unusable)."""
     user: dict[str, Any] = {}
@@ -318,18 +328,9 @@ def _device_id(value: Any, name: str) -> str:
 
 
 def _properties(given: Mapping[str, Any], row: int, rules: EventRules, tally: BuildTally) -> dict[str, Any]:
-    """currency, value, content_type, contents, num_items (remembered by PRICED_FIELDS) and the
+    """currency, value, content_type, contents, num_items (their part remembered by PRICED_FIELDS) and the
     order/shop/search/description texts."""
-    key = tuple(map(given.get, PRICED_FIELDS))
-    try:
-        known = tally.priced.get(key)
-    except TypeError:  # a list or an object among the fields: built afresh
-        known = None
-    if known is None:
-        properties = _priced(given, row, rules, tally)
-        tally.remember(tally.priced, key, _copy_priced(properties))
-    else:
-        properties = _copy_priced(known)
+    properties = _part(tally.priced, PRICED_FIELDS, _priced, given, row, rules, tally, _copy_priced)
     for name in PROPERTY_TEXT_FIELDS:
         if name in given:
             text = _clear(given[name], name, row, rules, tally)
@@ -438,21 +439,7 @@ def _content_fields(
     return content
 
 
-def _page(given: Mapping[str, Any], row: int, rules: EventRules, tally: BuildTally) -> dict[str, str]:
-    """``_new_page``, remembered by PAGE_FIELDS."""
-    key = tuple(map(given.get, PAGE_FIELDS))
-    try:
-        known = tally.pages.get(key)
-    except TypeError:  # a list or an object among the fields: built afresh
-        known = None
-    if known is not None:
-        return known.copy()
-    page = _new_page(given, row, rules, tally)
-    tally.remember(tally.pages, key, page.copy())
-    return page
-
-
-def _new_page(given: Mapping[str, Any], row: int, rules: EventRules, tally: BuildTally) -> dict[str, str]:
+def _page(given: Mapping[str, Any], row: int, rules: EventRules, tally: BuildTally) -> dict[str, Any]:
     """The page URL (required for web events, http or https) and referrer."""
     page: dict[str, str] = {}
     url = _clear(given["page_url"], "page_url", row, rules, tally, URL_TEXT) if "page_url" in given else None
