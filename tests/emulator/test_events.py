@@ -174,26 +174,28 @@ def test_partial_success_details(api: Api, emulator, now: int) -> None:
     assert api.post("event/track/", batch(now, [events[1]]))["code"] == 40062
 
 
-def test_thousand_event_batch_is_fast(emulator, now: int) -> None:
-    body = json.dumps(batch(now, [event(now, i) for i in range(1000)])).encode()
+def test_a_thousand_event_batch_costs_the_emulator_linear_time(emulator, now: int) -> None:
+    """A 1,000-event batch takes at most 20 times a 100-event one (linear: at most 10, plus noise), measured in
+    turns in the same run, so a slow or loaded machine cannot fail it but a validation gone quadratic does."""
     session = requests.Session()
     url = f"{emulator.url}{API_PREFIX}/event/track/"
     headers = {"Access-Token": ACCESS_TOKEN, "Content-Type": "application/json"}
-    timings = []
+    small = json.dumps(batch(now, [event(now, 10_000 + i) for i in range(100)])).encode()
+    body = json.dumps(batch(now, [event(now, i) for i in range(1000)])).encode()
+    timings: dict[bytes, list[float]] = {small: [], body: []}
     for _ in range(7):
-        started = time.perf_counter()
-        answer = session.post(url, data=body, headers=headers, timeout=10).json()
-        timings.append((time.perf_counter() - started) * 1000)
-        assert answer["code"] == 0
-    median = statistics.median(timings)
-    print(
-        f"\n1,000-event event/track round trip: median {median:.1f} ms (min {min(timings):.1f}, max {max(timings):.1f})"
-    )
-    assert median < 100
+        for payload, times in timings.items():
+            started = time.perf_counter()
+            answer = session.post(url, data=payload, headers=headers, timeout=10).json()
+            times.append((time.perf_counter() - started) * 1000)
+            assert answer["code"] == 0
+    median, small_median = statistics.median(timings[body]), statistics.median(timings[small])
+    print(f"\n1,000-event event/track round trip: median {median:.1f} ms; 100 events: {small_median:.1f} ms")
+    assert median <= 20 * small_median
     assert emulator.state.event_summary(PIXEL) | {"receipts": None} == {
         "event_source_id": PIXEL,
         "receipts": None,
-        "unique": 1000,
-        "total_receipts": 7000,
+        "unique": 1100,
+        "total_receipts": 7700,
         "without_event_id": 0,
     }
